@@ -1,0 +1,168 @@
+//! Every error is `application/problem+json` (RFC 9457) with a stable `code`. Errors of the lower
+//! layers are mapped here, once.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pb_domain::{FieldError, FieldErrors, PartnerAccountState};
+use pb_store::StoreError;
+use serde::Serialize;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Extra members some problems carry (e.g. `reuse_billing_profile_id`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            type_: format!("/problems/{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_owned(),
+            errors: Vec::new(),
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// Errors of the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("this needs the Global administrator directory role of the tenant")]
+    GlobalAdminRequired,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("invalid fields: {0}")]
+    Validation(FieldErrors),
+    #[error("{field} cannot be changed here: {reason}")]
+    FieldNotEditable { field: String, reason: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the partner account is {}; only an active partner account can link a billing account and profile", .0.describe())]
+    PartnerAccountNotActive(PartnerAccountState),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn validation(field: &str, code: &str, message: &str) -> Self {
+        let mut e = FieldErrors::new();
+        e.push(field, code, message);
+        ApiError::Validation(e)
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        use ApiError::*;
+        let detail = self.to_string();
+        match self {
+            InvalidRequest(_) => Problem::new(StatusCode::BAD_REQUEST, "invalid_request", detail),
+            Unauthenticated(_) => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail),
+            GlobalAdminRequired => {
+                let mut p = Problem::new(StatusCode::FORBIDDEN, "global_admin_required", detail);
+                p.extra.insert("required_role".into(), "global_admin".into());
+                p.extra.insert("required_role_template_id".into(), pb_domain::GLOBAL_ADMIN_TEMPLATE_ID.into());
+                p
+            }
+            Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            NotFound(_) => Problem::new(StatusCode::NOT_FOUND, "not_found", detail),
+            Validation(errs) => {
+                let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "some fields are invalid; see errors");
+                p.errors = errs.0.clone();
+                p
+            }
+            FieldNotEditable { field, .. } => {
+                let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "field_not_editable", detail);
+                p.errors = vec![FieldError::new(field.clone(), "field_not_editable", self.to_string())];
+                p
+            }
+            Conflict { code, .. } => Problem::new(StatusCode::CONFLICT, code, detail),
+            PartnerAccountNotActive(state) => {
+                let mut p = Problem::new(StatusCode::CONFLICT, "partner_account_not_active", detail);
+                p.extra.insert("state".into(), state.as_str().into());
+                p
+            }
+            PayloadTooLarge(_) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail),
+            RateLimited { .. } => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down and retry later")
+            }
+            Internal(_) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "something went wrong on our side; quote the request id when reporting it",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(msg) = &self {
+            // The client gets an opaque problem; the cause goes to the log, inside the request span.
+            tracing::error!(error = %msg, "internal error");
+        }
+        let mut resp = self.to_problem().into_response();
+        if let ApiError::RateLimited { retry_after_secs } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::NotFound(what.to_owned()),
+            StoreError::Conflict { code, message } => ApiError::Conflict { code, message },
+            StoreError::PartnerAccountNotActive(s) => ApiError::PartnerAccountNotActive(s),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(e: FieldErrors) -> Self {
+        ApiError::Validation(e)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,41 @@
+//! The tenant's audit trail (rule U1): read-only here, as everywhere.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use pb_store::AuditQuery;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::TenantUser;
+use crate::problem::{ApiError, ApiResult};
+use crate::views::{AuditRecordView, ListView};
+use crate::{AppState, Problem};
+
+pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    r.routes(routes!(list_audit))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    action: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Audit records of the tenant, newest first. Global admins only.
+#[utoipa::path(get, path = "/api/v1/audit-log", tag = "tenant", security(("bearer" = [])), params(AuditParams),
+    responses((status = 200, body = ListView<AuditRecordView>), (status = 403, body = Problem)))]
+pub async fn list_audit(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Query(q): Query<AuditParams>,
+) -> ApiResult<Json<ListView<AuditRecordView>>> {
+    if !who.global_admin {
+        return Err(ApiError::Forbidden("reading the audit log needs the global admin role".into()));
+    }
+    let page = s.store.list_audit(who.tenant.id, &AuditQuery { action: q.action, cursor: q.cursor, limit: q.limit }).await?;
+    Ok(Json(ListView { items: page.items.iter().map(AuditRecordView::from).collect(), next_cursor: page.next_cursor }))
+}

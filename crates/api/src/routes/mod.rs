@@ -1,0 +1,4 @@
+pub mod audit;
+pub mod me;
+pub mod operator;
+pub mod ops;

@@ -1,0 +1,46 @@
+//! Identity: the local dev issuer (signs tokens with a key kept in the data folder and publishes its
+//! JWKS) and token verification against the dev issuer or an external OIDC issuer's JWKS.
+//!
+//! Tokens are shaped like Microsoft Entra ID access tokens (`tid`, `oid`, `wids`, ...). Only
+//! asymmetric algorithms are accepted, each key is found by `kid`, and `iss`, `aud`, `exp`, `nbf`
+//! and the signature are all checked. `alg: none` and HMAC are refused before any key is looked at.
+
+mod dev;
+mod verify;
+
+pub use dev::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer};
+pub use verify::{AuthError, JwksSource, Verifier};
+
+use serde::{Deserialize, Serialize};
+
+/// The app role that marks a platform operator (rule A6).
+pub const OPERATOR_ROLE: &str = "Platform.Operator";
+
+/// The claims this service reads. Unknown claims are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub nbf: i64,
+    pub iat: i64,
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+impl Claims {
+    pub fn is_operator(&self) -> bool {
+        self.roles.iter().any(|r| r == OPERATOR_ROLE)
+    }
+}

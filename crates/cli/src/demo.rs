@@ -1,0 +1,151 @@
+//! `serve --demo`: seeds demo tenants idempotently (a restart finds them and adds nothing).
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use pb_domain::{
+    AddressInput, ContactInput, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, PartnerAccountState, PartnerRole,
+};
+use pb_store::{Ctx, NewUser, PutPartnerAccount, Store, StoreError, Tenant};
+
+pub struct DemoUser {
+    pub email: String,
+    pub role: &'static str,
+}
+
+pub struct DemoTenant {
+    pub tenant: Tenant,
+    pub users: Vec<DemoUser>,
+}
+
+/// Local part of the email, display name, directory roles, partner roles, what to print.
+type UserSpec = (&'static str, &'static str, &'static [DirectoryRole], &'static [PartnerRole], &'static str);
+
+struct Spec {
+    name: &'static str,
+    domain: &'static str,
+    partner_id: &'static str,
+    state: PartnerAccountState,
+    company: &'static str,
+    address: (&'static str, &'static str, &'static str, &'static str, &'static str),
+    users: &'static [UserSpec],
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        name: "Contoso",
+        domain: "contoso.onmicrosoft.com",
+        partner_id: "4812345",
+        state: PartnerAccountState::Active,
+        company: "Contoso Ltd",
+        address: ("1 Microsoft Way", "Redmond", "WA", "98052", "US"),
+        users: &[
+            ("admin", "Adele Vance", &[DirectoryRole::GlobalAdmin], &[], "global admin"),
+            ("mcpp", "Megan Bowen", &[], &[PartnerRole::McppAdmin], "MCPP admin"),
+            ("accounts", "Alex Wilber", &[], &[PartnerRole::AccountAdmin], "account admin"),
+            ("user", "Diego Siciliani", &[], &[], "plain user"),
+        ],
+    },
+    Spec {
+        name: "Fabrikam",
+        domain: "fabrikam.onmicrosoft.com",
+        partner_id: "5923456",
+        state: PartnerAccountState::Active,
+        company: "Fabrikam S.r.l.",
+        address: ("Via Roma 1", "Milano", "MI", "20121", "IT"),
+        users: &[
+            ("admin", "Giulia Rossi", &[DirectoryRole::GlobalAdmin], &[], "global admin"),
+            ("mcpp", "Marco Bianchi", &[], &[PartnerRole::McppAdmin], "MCPP admin"),
+        ],
+    },
+    Spec {
+        name: "Northwind",
+        domain: "northwind.onmicrosoft.com",
+        partner_id: "6034567",
+        state: PartnerAccountState::PendingVerification,
+        company: "Northwind Traders",
+        address: ("200 Pine St", "Seattle", "WA", "98101", "US"),
+        users: &[("admin", "Nestor Wilke", &[DirectoryRole::GlobalAdmin], &[], "global admin")],
+    },
+];
+
+pub async fn seed(store: &Store) -> Result<Vec<DemoTenant>> {
+    let ctx = Ctx::system();
+    let mut out = Vec::new();
+    for spec in SPECS {
+        let tenant = match store.find_tenant(spec.domain).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound(_)) => store.create_tenant(&ctx, &DisplayName::parse(spec.name)?, spec.domain).await?,
+            Err(e) => return Err(e.into()),
+        };
+        let mut users = Vec::new();
+        for (local, name, dir, partner, role) in spec.users {
+            let email = format!("{local}@{}", spec.domain);
+            match store.find_user(tenant.id, &email).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound(_)) => {
+                    let new = NewUser {
+                        email: EmailAddress::parse(&email)?,
+                        display_name: DisplayName::parse(name)?,
+                        directory_roles: dir.to_vec(),
+                        partner_roles: partner.to_vec(),
+                    };
+                    store.create_user(&ctx, tenant.id, &new).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            users.push(DemoUser { email, role });
+        }
+        match store.get_partner_account(tenant.id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound(_)) => {
+                let (line1, city, region, postal, country) = spec.address;
+                let lp = LegalProfileInput {
+                    company_name: Some(spec.company.into()),
+                    sold_to: Some(AddressInput {
+                        address_line1: Some(line1.into()),
+                        city: Some(city.into()),
+                        region: Some(region.into()),
+                        postal_code: Some(postal.into()),
+                        country: Some(country.into()),
+                        company_name: Some(spec.company.into()),
+                        ..Default::default()
+                    }),
+                    primary_contact: Some(ContactInput {
+                        name: Some(spec.users[0].1.into()),
+                        email: Some(format!("admin@{}", spec.domain)),
+                        phone: None,
+                    }),
+                }
+                .parse()
+                .map_err(|e| anyhow::anyhow!("demo legal profile: {e}"))?;
+                let put = PutPartnerAccount {
+                    partner_id: spec.partner_id.into(),
+                    name: DisplayName::parse(spec.name)?,
+                    state: spec.state,
+                    legal_profile: lp,
+                };
+                store.put_partner_account(&ctx, tenant.id, &put).await.context("demo partner account")?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        out.push(DemoTenant { tenant, users });
+    }
+    Ok(out)
+}
+
+pub fn print_instructions(seeded: &[DemoTenant], listen: &SocketAddr, db: &super::DbArgs) {
+    let mut s = String::new();
+    s.push_str(&format!("\npartner-billing demo is up at http://{listen}\n\nDemo tenants and users:\n"));
+    for t in seeded {
+        s.push_str(&format!("  {} ({}, id {})\n", t.tenant.name, t.tenant.domain, t.tenant.id));
+        for u in &t.users {
+            s.push_str(&format!("    {:<40} {}\n", u.email, u.role));
+        }
+    }
+    let data = db.data_dir.display();
+    s.push_str(&format!(
+        "\nGet a token for a demo user and call the API:\n  TOKEN=$(partner-billing token --data-dir {data} --tenant contoso.onmicrosoft.com --user admin@contoso.onmicrosoft.com)\n  curl -H \"Authorization: Bearer $TOKEN\" http://{listen}/api/v1/me\n\nOperator token: partner-billing operator-token --data-dir {data}\nAPI docs: http://{listen}/docs\n\n"
+    ));
+    println!("{s}");
+}

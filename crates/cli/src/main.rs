@@ -1,0 +1,304 @@
+//! `partner-billing`: serve, migrate, token, operator-token.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use pb_api::{ApiConfig, AppState, Authenticator, RateLimiter};
+use pb_auth::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer, JwksSource, OPERATOR_ROLE, Verifier};
+use pb_domain::{Clock, SystemClock};
+use pb_store::{ConnectOptions, Store, redact_url};
+use tracing_subscriber::EnvFilter;
+
+mod demo;
+
+#[derive(Parser, Debug)]
+#[command(name = "partner-billing", version, about = "Billing accounts, billing profiles and the billing link of a partner program")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the API and web pages (applies migrations first).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// Print a bearer token of the local dev issuer for a user.
+    Token(TokenArgs),
+    /// Print a bearer token of the local dev issuer for a platform operator.
+    OperatorToken(OperatorTokenArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct DbArgs {
+    /// Folder for the SQLite database and the dev issuer's key.
+    #[arg(long, env = "PB_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// sqlite://PATH or postgres://USER@HOST/DB; default sqlite://<data-dir>/partner-billing.db.
+    #[arg(long, env = "PB_DATABASE_URL")]
+    database: Option<String>,
+}
+
+impl DbArgs {
+    fn url(&self) -> String {
+        self.database.clone().unwrap_or_else(|| format!("sqlite://{}/partner-billing.db", self.data_dir.display()))
+    }
+
+    async fn open(&self, clock: Arc<dyn Clock>) -> Result<Store> {
+        let url = self.url();
+        if url.starts_with("sqlite:") && self.database.is_none() {
+            std::fs::create_dir_all(&self.data_dir).with_context(|| format!("cannot create data dir {}", self.data_dir.display()))?;
+        }
+        Store::connect(&url, &ConnectOptions::default(), clock).await.with_context(|| format!("cannot open database {}", redact_url(&url)))
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+struct AuthArgs {
+    /// External token issuer (`iss`); unset means the local dev issuer.
+    #[arg(long, env = "PB_AUTH_ISSUER")]
+    auth_issuer: Option<String>,
+    /// Expected `aud` of external tokens.
+    #[arg(long, env = "PB_AUTH_AUDIENCE")]
+    auth_audience: Option<String>,
+    /// The external issuer's JWKS: an https:// URL or a file path.
+    #[arg(long, env = "PB_AUTH_JWKS")]
+    auth_jwks: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
+    /// Address to listen on.
+    #[arg(long, env = "PB_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Seed the demo tenants and users (idempotent) and enable dev sign-in.
+    #[arg(long, env = "PB_DEMO")]
+    demo: bool,
+    /// Public base URL, e.g. https://billing.example.com.
+    #[arg(long, env = "PB_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// "View details" URL of a billing profile; `{id}` is replaced by the profile id.
+    #[arg(long, env = "PB_DETAILS_URL_TEMPLATE")]
+    details_url_template: Option<String>,
+    /// SMTP server for emails, e.g. smtp://localhost:25.
+    #[arg(long, env = "PB_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Cutover date from which membership purchases need a billing link.
+    #[arg(long, env = "PB_PURCHASE_CUTOVER", default_value = "2024-02-01")]
+    purchase_cutover: String,
+    /// Requests per minute per client before 429.
+    #[arg(long, env = "PB_RATE_LIMIT_PER_MINUTE", default_value_t = 1200)]
+    rate_limit_per_minute: u32,
+    /// Log format: json or pretty.
+    #[arg(long, env = "PB_LOG_FORMAT", default_value = "json")]
+    log_format: String,
+}
+
+#[derive(Args, Debug)]
+struct TokenArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
+    /// Tenant id or domain.
+    #[arg(long)]
+    tenant: String,
+    /// User id (oid) or email.
+    #[arg(long)]
+    user: String,
+    /// Lifetime, e.g. 1h, 30m, 2d.
+    #[arg(long, default_value = "1h")]
+    ttl: String,
+}
+
+#[derive(Args, Debug)]
+struct OperatorTokenArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
+    /// Lifetime, e.g. 1h, 30m, 2d.
+    #[arg(long, default_value = "1h")]
+    ttl: String,
+}
+
+fn parse_ttl(raw: &str) -> Result<time::Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (n, unit) = raw.split_at(split);
+    let n: i64 = n.parse().with_context(|| format!("bad ttl {raw:?}: use e.g. 1h, 30m, 2d"))?;
+    let d = match unit {
+        "s" | "" => time::Duration::seconds(n),
+        "m" => time::Duration::minutes(n),
+        "h" => time::Duration::hours(n),
+        "d" => time::Duration::days(n),
+        _ => bail!("bad ttl {raw:?}: use e.g. 1h, 30m, 2d"),
+    };
+    if d <= time::Duration::ZERO || d > time::Duration::days(30) {
+        bail!("ttl must be between 1s and 30d");
+    }
+    Ok(d)
+}
+
+fn init_logs(format: &str) {
+    let filter = EnvFilter::try_from_env("PB_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "pretty" {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(a) => serve(a).await,
+        Command::Migrate(a) => {
+            init_logs("pretty");
+            let store = a.open(Arc::new(SystemClock)).await?;
+            store.migrate().await.context("migration failed")?;
+            println!("migrations applied to {}", redact_url(&a.url()));
+            Ok(())
+        }
+        Command::Token(a) => token(a).await,
+        Command::OperatorToken(a) => operator_token(a),
+    }
+}
+
+fn refuse_external(auth: &AuthArgs) -> Result<()> {
+    if auth.auth_issuer.is_some() {
+        bail!("an external issuer is configured (PB_AUTH_ISSUER); get tokens from it, not from the dev issuer");
+    }
+    Ok(())
+}
+
+async fn token(a: TokenArgs) -> Result<()> {
+    refuse_external(&a.auth)?;
+    let ttl = parse_ttl(&a.ttl)?;
+    let store = a.db.open(Arc::new(SystemClock)).await?;
+    store.migrate().await.context("migration failed")?;
+    let tenant = store.find_tenant(&a.tenant).await.with_context(|| format!("no tenant {:?}", a.tenant))?;
+    let user = store.find_user(tenant.id, &a.user).await.with_context(|| format!("no user {:?} in tenant {}", a.user, tenant.domain))?;
+    let dev = DevIssuer::load_or_create(&a.db.data_dir)?;
+    let mut claims = dev.claims(user.id.to_string(), ttl);
+    claims.tid = Some(tenant.id.to_string());
+    claims.oid = Some(user.id.to_string());
+    claims.preferred_username = Some(user.email.clone());
+    claims.name = Some(user.display_name.clone());
+    claims.wids = user.directory_roles.iter().map(|r| r.template_id().to_owned()).collect();
+    println!("{}", dev.sign(&claims)?);
+    Ok(())
+}
+
+fn operator_token(a: OperatorTokenArgs) -> Result<()> {
+    refuse_external(&a.auth)?;
+    let ttl = parse_ttl(&a.ttl)?;
+    let dev = DevIssuer::load_or_create(&a.db.data_dir)?;
+    let mut claims = dev.claims("operator".to_owned(), ttl);
+    claims.name = Some("Platform operator".to_owned());
+    claims.roles = vec![OPERATOR_ROLE.to_owned()];
+    println!("{}", dev.sign(&claims)?);
+    Ok(())
+}
+
+async fn verifier(auth: &AuthArgs, data_dir: &Path) -> Result<(Verifier, Option<Arc<DevIssuer>>)> {
+    match &auth.auth_issuer {
+        Some(issuer) => {
+            let audience = auth.auth_audience.clone().context("PB_AUTH_AUDIENCE is required with PB_AUTH_ISSUER")?;
+            let jwks = auth.auth_jwks.clone().context("PB_AUTH_JWKS (URL or file) is required with PB_AUTH_ISSUER")?;
+            let source = if jwks.starts_with("https://") || jwks.starts_with("http://") {
+                JwksSource::Url(jwks)
+            } else {
+                JwksSource::File(jwks.into())
+            };
+            let v = Verifier::new(issuer.clone(), audience, source).await.map_err(anyhow::Error::msg)?;
+            Ok((v, None))
+        }
+        None => {
+            let dev = DevIssuer::load_or_create(data_dir)?;
+            let set = serde_json::from_value(dev.jwks()).context("dev JWKS")?;
+            let v =
+                Verifier::new(DEV_ISSUER.to_owned(), DEV_AUDIENCE.to_owned(), JwksSource::Static(set)).await.map_err(anyhow::Error::msg)?;
+            Ok((v, Some(Arc::new(dev))))
+        }
+    }
+}
+
+async fn serve(a: ServeArgs) -> Result<()> {
+    init_logs(&a.log_format);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    std::fs::create_dir_all(&a.db.data_dir).with_context(|| format!("cannot create data dir {}", a.db.data_dir.display()))?;
+    tracing::info!(
+        listen = %a.listen,
+        data_dir = %a.db.data_dir.display(),
+        database = %redact_url(&a.db.url()),
+        demo = a.demo,
+        auth_issuer = a.auth.auth_issuer.as_deref().unwrap_or("dev"),
+        public_url = a.public_url.as_deref().unwrap_or(""),
+        details_url_template = a.details_url_template.as_deref().unwrap_or(""),
+        smtp_url = %a.smtp_url.as_deref().map(redact_url).unwrap_or_default(),
+        purchase_cutover = %a.purchase_cutover,
+        "starting partner-billing"
+    );
+    let store = a.db.open(clock).await?;
+    store.migrate().await.context("migration failed")?;
+    let (verifier, dev_issuer) = verifier(&a.auth, &a.db.data_dir).await?;
+    if a.demo {
+        let seeded = demo::seed(&store).await.context("demo seeding failed")?;
+        demo::print_instructions(&seeded, &a.listen, &a.db);
+    }
+    let state = AppState {
+        store: store.clone(),
+        auth: Authenticator::new(verifier),
+        dev_issuer,
+        config: Arc::new(ApiConfig {
+            details_url_template: a.details_url_template.clone(),
+            public_url: a.public_url.clone(),
+            rate_limit_per_minute: a.rate_limit_per_minute,
+        }),
+        metrics: pb_api::metrics_handle(),
+        rate_limiter: RateLimiter::default(),
+    };
+    let app = pb_api::app(state, axum::Router::new());
+    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
+    tracing::info!(url = %format!("http://{}", listener.local_addr()?), "listening");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,22 @@
+//! The types and rules of partner-billing. Nothing here does I/O: the store, the API and the pages
+//! parse into these types once and can then rely on them holding valid values.
+
+pub mod address;
+pub mod clock;
+pub mod country;
+pub mod ids;
+pub mod money;
+pub mod partner;
+pub mod roles;
+pub mod text;
+pub mod validation;
+
+pub use address::{Address, AddressInput, Contact, ContactInput, EmailAddress, PhoneNumber};
+pub use clock::{Clock, SystemClock, TestClock};
+pub use country::CountryCode;
+pub use ids::*;
+pub use money::{Currency, Money, MoneyError};
+pub use partner::{LegalProfile, LegalProfileChange, LegalProfileInput, PartnerAccountState};
+pub use roles::{BillingRole, BillingScopeKind, DirectoryRole, GLOBAL_ADMIN_TEMPLATE_ID, PartnerRole};
+pub use text::{DisplayName, TextError};
+pub use validation::{FieldError, FieldErrors};

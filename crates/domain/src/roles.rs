@@ -1,0 +1,166 @@
+//! Directory, partner and billing roles (rules A1, A2, A5).
+
+use serde::{Deserialize, Serialize};
+
+/// Entra role template id of Global Administrator, as carried in a token's `wids` (rule A1).
+pub const GLOBAL_ADMIN_TEMPLATE_ID: &str = "62e90394-69f5-4237-9190-012177145e10";
+
+/// Directory roles known to this service; they come from the identity provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectoryRole {
+    GlobalAdmin,
+}
+
+impl DirectoryRole {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DirectoryRole::GlobalAdmin => "global_admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "global_admin" => Some(DirectoryRole::GlobalAdmin),
+            _ => None,
+        }
+    }
+
+    /// The Entra template id that stands for this role in `wids`.
+    pub fn template_id(&self) -> &'static str {
+        match self {
+            DirectoryRole::GlobalAdmin => GLOBAL_ADMIN_TEMPLATE_ID,
+        }
+    }
+}
+
+/// Roles of the partner program, stored by this service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerRole {
+    /// The partner program ("MCPP") admin: makes membership purchases (rule A5).
+    McppAdmin,
+    /// Manages the partner account's settings such as the legal profile.
+    AccountAdmin,
+}
+
+impl PartnerRole {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PartnerRole::McppAdmin => "mcpp_admin",
+            PartnerRole::AccountAdmin => "account_admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "mcpp_admin" => Some(PartnerRole::McppAdmin),
+            "account_admin" => Some(PartnerRole::AccountAdmin),
+            _ => None,
+        }
+    }
+}
+
+/// Where a billing role applies (rule A2); a role on a scope applies to everything below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingScopeKind {
+    BillingAccount,
+    BillingProfile,
+    InvoiceSection,
+}
+
+impl BillingScopeKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BillingScopeKind::BillingAccount => "billing_account",
+            BillingScopeKind::BillingProfile => "billing_profile",
+            BillingScopeKind::InvoiceSection => "invoice_section",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "billing_account" => Some(Self::BillingAccount),
+            "billing_profile" => Some(Self::BillingProfile),
+            "invoice_section" => Some(Self::InvoiceSection),
+            _ => None,
+        }
+    }
+}
+
+/// Billing roles (rule A2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingRole {
+    Owner,
+    Contributor,
+    Reader,
+    InvoiceManager,
+    SubscriptionCreator,
+}
+
+impl BillingRole {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BillingRole::Owner => "owner",
+            BillingRole::Contributor => "contributor",
+            BillingRole::Reader => "reader",
+            BillingRole::InvoiceManager => "invoice_manager",
+            BillingRole::SubscriptionCreator => "subscription_creator",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "owner" => Some(Self::Owner),
+            "contributor" => Some(Self::Contributor),
+            "reader" => Some(Self::Reader),
+            "invoice_manager" => Some(Self::InvoiceManager),
+            "subscription_creator" => Some(Self::SubscriptionCreator),
+            _ => None,
+        }
+    }
+
+    /// Rule A2: which roles exist at which scope.
+    pub fn allowed_at(&self, scope: BillingScopeKind) -> bool {
+        match self {
+            BillingRole::Owner | BillingRole::Contributor | BillingRole::Reader => true,
+            BillingRole::InvoiceManager => scope == BillingScopeKind::BillingProfile,
+            BillingRole::SubscriptionCreator => scope == BillingScopeKind::InvoiceSection,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_a2_roles_exist_only_at_their_scopes() {
+        use BillingScopeKind::*;
+        assert!(BillingRole::Owner.allowed_at(BillingAccount));
+        assert!(BillingRole::InvoiceManager.allowed_at(BillingProfile));
+        assert!(!BillingRole::InvoiceManager.allowed_at(BillingAccount));
+        assert!(BillingRole::SubscriptionCreator.allowed_at(InvoiceSection));
+        assert!(!BillingRole::SubscriptionCreator.allowed_at(BillingProfile));
+    }
+
+    #[test]
+    fn role_names_round_trip() {
+        for r in [
+            BillingRole::Owner,
+            BillingRole::Contributor,
+            BillingRole::Reader,
+            BillingRole::InvoiceManager,
+            BillingRole::SubscriptionCreator,
+        ] {
+            assert_eq!(BillingRole::parse(r.as_str()), Some(r));
+        }
+        for r in [PartnerRole::McppAdmin, PartnerRole::AccountAdmin] {
+            assert_eq!(PartnerRole::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(DirectoryRole::parse("global_admin"), Some(DirectoryRole::GlobalAdmin));
+        assert_eq!(PartnerRole::parse("global_admin"), None);
+    }
+}

@@ -1,0 +1,75 @@
+use sqlx::migrate::Migrator;
+
+use crate::db::{Db, on};
+use crate::{Result, Store};
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// What `/readyz` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub database_reachable: bool,
+    pub applied_version: Option<i64>,
+    pub expected_version: i64,
+}
+
+impl Readiness {
+    pub fn ready(&self) -> bool {
+        self.database_reachable && self.applied_version == Some(self.expected_version)
+    }
+}
+
+impl Store {
+    fn migrator(&self) -> &'static Migrator {
+        match self.db {
+            Db::Sqlite(_) => &SQLITE,
+            Db::Postgres(_) => &POSTGRES,
+        }
+    }
+
+    /// Applies every pending migration. Safe to run from several nodes at once: sqlx takes an
+    /// advisory lock on PostgreSQL, and SQLite serialises writers.
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.db {
+            Db::Sqlite(p) => SQLITE.run(p).await?,
+            Db::Postgres(p) => POSTGRES.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Database reachable, and the newest applied migration is the newest this build knows.
+    pub async fn readiness(&self) -> Readiness {
+        let expected_version = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        let applied = async {
+            let mut tx = self.db.begin().await?;
+            let v: Option<i64> = on!(&mut tx, |c| {
+                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE").fetch_one(c).await?
+            });
+            tx.commit().await?;
+            Ok::<_, crate::StoreError>(v)
+        }
+        .await;
+        match applied {
+            Ok(v) => Readiness { database_reachable: true, applied_version: v, expected_version },
+            Err(e) => {
+                // A missing migrations table means reachable but not migrated.
+                let reachable = self.ping().await;
+                tracing::warn!(error = %e, "readiness check could not read migrations");
+                Readiness { database_reachable: reachable, applied_version: None, expected_version }
+            }
+        }
+    }
+
+    async fn ping(&self) -> bool {
+        let Ok(mut tx) = self.db.begin().await else { return false };
+        let r: Result<i32, sqlx::Error> = on!(&mut tx, |c| sqlx::query_scalar("SELECT 1").fetch_one(c).await);
+        r.is_ok()
+    }
+}
+
+/// The migration file names per backend, for the parity test.
+pub fn migration_names() -> (Vec<String>, Vec<String>) {
+    let names = |m: &Migrator| m.iter().map(|m| format!("{}_{}", m.version, m.description)).collect();
+    (names(&SQLITE), names(&POSTGRES))
+}
