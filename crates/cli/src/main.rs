@@ -302,3 +302,18 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+
+    #[test]
+    fn ttl_parsing() {
+        assert_eq!(parse_ttl("1h").ok(), Some(time::Duration::hours(1)));
+        assert_eq!(parse_ttl("30m").ok(), Some(time::Duration::minutes(30)));
+        assert_eq!(parse_ttl("90").ok(), Some(time::Duration::seconds(90)));
+        for bad in ["", "h", "0s", "1y", "31d", "-1h"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+    }
+}

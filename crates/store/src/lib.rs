@@ -12,6 +12,7 @@ mod error;
 mod migrate;
 mod partners;
 mod tenants;
+pub mod testing;
 mod ts;
 
 pub use audit::{AuditQuery, AuditRecord};
@@ -87,6 +88,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.db.backend()
+    }
+
+    /// The pool, for tests and diagnostics that must reach past the use cases.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

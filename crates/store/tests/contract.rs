@@ -1,0 +1,294 @@
+//! The store contract: every test runs on SQLite, and on PostgreSQL when `PB_TEST_DATABASE_URL` is set.
+
+use std::sync::Arc;
+
+use pb_domain::{
+    AddressInput, ContactInput, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, PartnerAccountState, PartnerRole, SystemClock,
+    TenantId, UserId,
+};
+use pb_store::{
+    Actor, AuditQuery, Backend, ConnectOptions, Ctx, Db, NewUser, PutPartnerAccount, SeenUser, Store, StoreError, both_backends,
+};
+
+fn op() -> Ctx {
+    Ctx { actor: Actor::Operator { subject: "op-1".into() }, request_id: Some("req-1".into()) }
+}
+
+fn name(s: &str) -> DisplayName {
+    DisplayName::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn new_user(email: &str, ga: bool) -> NewUser {
+    NewUser {
+        email: EmailAddress::parse(email).unwrap_or_else(|e| panic!("{e}")),
+        display_name: name("Pat"),
+        directory_roles: if ga { vec![DirectoryRole::GlobalAdmin] } else { vec![] },
+        partner_roles: vec![PartnerRole::McppAdmin],
+    }
+}
+
+fn put(country: &str, state: PartnerAccountState) -> PutPartnerAccount {
+    let lp = LegalProfileInput {
+        company_name: Some("Contoso Ltd".into()),
+        sold_to: Some(AddressInput { address_line1: Some("1 Main St".into()), country: Some(country.into()), ..Default::default() }),
+        primary_contact: Some(ContactInput { name: Some("Pat".into()), email: Some("pat@contoso.com".into()), phone: None }),
+    }
+    .parse()
+    .unwrap_or_else(|e| panic!("{e}"));
+    PutPartnerAccount { partner_id: "123".into(), name: name("Contoso"), state, legal_profile: lp }
+}
+
+async fn tenant(s: &Store, domain: &str) -> TenantId {
+    s.create_tenant(&op(), &name("T"), domain).await.unwrap_or_else(|e| panic!("{e}")).id
+}
+
+async fn audit_actions(s: &Store, t: TenantId) -> Vec<String> {
+    let page = s.list_audit(t, &AuditQuery { limit: Some(200), ..Default::default() }).await.unwrap_or_else(|e| panic!("{e}"));
+    page.items.into_iter().rev().map(|r| r.action).collect()
+}
+
+async fn tenant_create_and_find(s: Store) {
+    let t = s.create_tenant(&op(), &name("Contoso"), "contoso.example").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.find_tenant("contoso.example").await.map(|x| x.id).ok(), Some(t.id));
+    assert_eq!(s.find_tenant(&t.id.to_string()).await.map(|x| x.name).ok(), Some("Contoso".to_owned()));
+    assert!(matches!(s.find_tenant("other.example").await, Err(StoreError::NotFound(_))));
+    assert_eq!(s.get_tenant(t.id).await.map(|x| x.created_at).ok(), Some(t.created_at), "times round-trip exactly");
+}
+
+async fn tenant_domain_is_unique_and_failure_writes_nothing(s: Store) {
+    let t = tenant(&s, "dup.example").await;
+    let e = s.create_tenant(&op(), &name("Again"), "dup.example").await;
+    assert!(matches!(e, Err(StoreError::Conflict { code: "tenant_domain_taken", .. })), "{e:?}");
+    assert_eq!(s.list_tenants().await.map(|v| v.len()).ok(), Some(1));
+    assert_eq!(audit_actions(&s, t).await, vec!["tenant.create"]);
+}
+
+async fn racing_tenant_creates_make_exactly_one(s: Store) {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let s = s.clone();
+        set.spawn(async move { s.create_tenant(&op(), &name(&format!("T{i}")), "race.example").await });
+    }
+    let mut ok = 0;
+    while let Some(r) = set.join_next().await {
+        match r.unwrap_or_else(|e| panic!("{e}")) {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict { code: "tenant_domain_taken", .. }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(s.list_tenants().await.map(|v| v.len()).ok(), Some(1));
+}
+
+async fn users_are_provisioned_per_tenant(s: Store) {
+    let a = tenant(&s, "a.example").await;
+    let b = tenant(&s, "b.example").await;
+    let u = s.create_user(&op(), a, &new_user("Pat@A.example", true)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(u.is_global_admin());
+    assert_eq!(u.partner_roles, vec![PartnerRole::McppAdmin]);
+    assert_eq!(s.find_user(a, "pat@a.example").await.map(|x| x.id).ok(), Some(u.id), "email lookup ignores case");
+    assert!(matches!(s.find_user(b, &u.id.to_string()).await, Err(StoreError::NotFound(_))), "tenant isolation (rule H4)");
+    let dup = s.create_user(&op(), a, &new_user("pat@a.example", false)).await;
+    assert!(matches!(dup, Err(StoreError::Conflict { code: "user_email_taken", .. })));
+    let missing = s.create_user(&op(), TenantId::new(), &new_user("x@y.example", false)).await;
+    assert!(matches!(missing, Err(StoreError::NotFound("tenant"))));
+    assert_eq!(s.list_users(a).await.map(|v| v.len()).ok(), Some(1));
+}
+
+async fn user_is_recorded_on_first_sight_once(s: Store) {
+    let a = tenant(&s, "a.example").await;
+    let b = tenant(&s, "b.example").await;
+    let seen = SeenUser { id: UserId::new(), email: "new@a.example".into(), display_name: "New".into() };
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (s, seen) = (s.clone(), seen.clone());
+        set.spawn(async move { s.record_user_seen(a, &seen).await.map(|u| u.id) });
+    }
+    while let Some(r) = set.join_next().await {
+        assert_eq!(r.unwrap_or_else(|e| panic!("{e}")).ok(), Some(seen.id));
+    }
+    assert_eq!(s.list_users(a).await.map(|v| v.len()).ok(), Some(1));
+    assert_eq!(audit_actions(&s, a).await.iter().filter(|a| *a == "user.first_seen").count(), 1);
+    // The same oid presented with another tenant's tid is not adopted there.
+    assert!(matches!(s.record_user_seen(b, &seen).await, Err(StoreError::NotFound(_))));
+}
+
+async fn partner_account_create_replace_and_state(s: Store) {
+    let t = tenant(&s, "p.example").await;
+    assert!(matches!(s.get_partner_account(t).await, Err(StoreError::NotFound(_))));
+    let (p, created) =
+        s.put_partner_account(&op(), t, &put("US", PartnerAccountState::PendingVerification)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(created);
+    assert_eq!(p.state, PartnerAccountState::PendingVerification);
+    let (p2, created) = s.put_partner_account(&op(), t, &put("IT", PartnerAccountState::Active)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!created);
+    assert_eq!(p2.id, p.id, "replacing keeps the account");
+    assert_eq!(p2.legal_profile.sold_to.country.as_str(), "IT");
+    let p3 = s.set_partner_state(&op(), t, PartnerAccountState::Suspended).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p3.state, PartnerAccountState::Suspended);
+    assert_eq!(s.get_partner_account(t).await.map(|p| p.state).ok(), Some(PartnerAccountState::Suspended));
+    assert_eq!(
+        audit_actions(&s, t).await,
+        vec!["tenant.create", "partner_account.create", "partner_account.replace", "partner_account.state_change"]
+    );
+    assert!(matches!(
+        s.put_partner_account(&op(), TenantId::new(), &put("US", PartnerAccountState::Active)).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn rule_n3_legal_profile_change_is_pending_until_verified(s: Store) {
+    let t = tenant(&s, "lp.example").await;
+    s.put_partner_account(&op(), t, &put("US", PartnerAccountState::Active)).await.unwrap_or_else(|e| panic!("{e}"));
+    let no_pending = s.verify_legal_profile(&op(), t).await;
+    assert!(matches!(no_pending, Err(StoreError::Conflict { code: "no_pending_change", .. })));
+    let change = LegalProfileInput {
+        sold_to: Some(AddressInput { address_line1: Some("Via Roma 1".into()), country: Some("IT".into()), ..Default::default() }),
+        ..Default::default()
+    }
+    .parse_change()
+    .unwrap_or_else(|e| panic!("{e}"));
+    let user = Ctx { actor: Actor::User { user_id: UserId::new(), global_admin: true }, request_id: None };
+    let p = s.submit_legal_profile_change(&user, t, &change).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.legal_profile.sold_to.country.as_str(), "US", "the verified profile is unchanged");
+    let read = s.get_partner_account(t).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read.legal_profile.sold_to.country.as_str(), "US");
+    assert_eq!(read.pending_legal_profile.as_ref().and_then(|x| x.change.sold_to.as_ref()).map(|a| a.country.as_str()), Some("IT"));
+    let v = s.verify_legal_profile(&op(), t).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v.legal_profile.sold_to.country.as_str(), "IT");
+    assert_eq!(v.legal_profile.company_name, "Contoso Ltd", "fields not in the change are kept");
+    let read = s.get_partner_account(t).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read.legal_profile, v.legal_profile);
+    assert!(read.pending_legal_profile.is_none());
+}
+
+async fn rule_u1_audit_records_carry_who_what_when_and_request_id(s: Store) {
+    let t = tenant(&s, "au.example").await;
+    let page = s.list_audit(t, &AuditQuery::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = &page.items[0];
+    assert_eq!((r.actor_kind.as_str(), r.actor_id.as_str()), ("operator", "op-1"));
+    assert_eq!(r.action, "tenant.create");
+    assert_eq!(r.request_id.as_deref(), Some("req-1"));
+    assert_eq!(r.tenant_id, Some(t));
+    assert!(r.before.is_none());
+    assert_eq!(r.after.as_ref().and_then(|a| a.get("domain")).and_then(|d| d.as_str()), Some("au.example"));
+}
+
+async fn rule_u1_audit_records_cannot_be_updated_or_deleted(s: Store) {
+    let _ = tenant(&s, "ro.example").await;
+    let (upd, del) = match s.db() {
+        Db::Sqlite(p) => (
+            sqlx::query("UPDATE audit_records SET action = 'x'").execute(p).await.map(|_| ()),
+            sqlx::query("DELETE FROM audit_records").execute(p).await.map(|_| ()),
+        ),
+        Db::Postgres(p) => (
+            sqlx::query("UPDATE audit_records SET action = 'x'").execute(p).await.map(|_| ()),
+            sqlx::query("DELETE FROM audit_records").execute(p).await.map(|_| ()),
+        ),
+    };
+    assert!(upd.is_err(), "UPDATE must be refused");
+    assert!(del.is_err(), "DELETE must be refused");
+}
+
+async fn audit_pages_with_cursor(s: Store) {
+    let t = tenant(&s, "pg.example").await;
+    for i in 0..5 {
+        s.create_user(&op(), t, &new_user(&format!("u{i}@pg.example"), false)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let first = s.list_audit(t, &AuditQuery { limit: Some(4), ..Default::default() }).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.items.len(), 4);
+    let cursor = first.next_cursor.clone();
+    assert!(cursor.is_some());
+    let second = s.list_audit(t, &AuditQuery { limit: Some(4), cursor, ..Default::default() }).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(second.items.len(), 2);
+    assert!(second.next_cursor.is_none());
+    let filtered =
+        s.list_audit(t, &AuditQuery { action: Some("user.create".into()), ..Default::default() }).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(filtered.items.len(), 5);
+}
+
+async fn readiness_reports_current_migrations(s: Store) {
+    let r = s.readiness().await;
+    assert!(r.ready(), "{r:?}");
+    assert_eq!(r.applied_version, Some(r.expected_version));
+}
+
+both_backends!(
+    tenant_create_and_find,
+    tenant_domain_is_unique_and_failure_writes_nothing,
+    racing_tenant_creates_make_exactly_one,
+    users_are_provisioned_per_tenant,
+    user_is_recorded_on_first_sight_once,
+    partner_account_create_replace_and_state,
+    rule_n3_legal_profile_change_is_pending_until_verified,
+    rule_u1_audit_records_carry_who_what_when_and_request_id,
+    rule_u1_audit_records_cannot_be_updated_or_deleted,
+    audit_pages_with_cursor,
+    readiness_reports_current_migrations,
+);
+
+#[test]
+fn migrations_have_the_same_names_on_both_backends() {
+    let (sqlite, postgres) = pb_store::migration_names();
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, postgres);
+}
+
+#[tokio::test]
+async fn migrations_create_the_same_tables_and_columns_on_both_backends() {
+    let Some(pg) = pb_store::testing::store(Backend::Postgres, "schema_parity").await else { return };
+    let Some(lite) = pb_store::testing::store(Backend::Sqlite, "schema_parity").await else { return };
+    let mut lite_cols: Vec<(String, String)> = match lite.db() {
+        Db::Sqlite(p) => sqlx::query_as(
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap_or_else(|e| panic!("{e}")),
+        Db::Postgres(_) => unreachable!(),
+    };
+    let mut pg_cols: Vec<(String, String)> = match pg.db() {
+        Db::Postgres(p) => sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap_or_else(|e| panic!("{e}")),
+        Db::Sqlite(_) => unreachable!(),
+    };
+    lite_cols.sort();
+    pg_cols.sort();
+    assert_eq!(lite_cols, pg_cols);
+}
+
+#[tokio::test]
+async fn unsupported_database_urls_are_refused() {
+    let clock = Arc::new(SystemClock);
+    for url in ["mysql://root@localhost/db", "partner-billing.db", "http://x"] {
+        let r = Store::connect(url, &ConnectOptions::default(), clock.clone()).await;
+        assert!(matches!(r, Err(StoreError::UnsupportedUrl(_))), "{url}");
+    }
+    let r = Store::connect("sqlite:///nonexistent-folder-pb/x.db", &ConnectOptions::default(), clock).await;
+    assert!(matches!(r, Err(StoreError::UnsupportedUrl(m)) if m.contains("does not exist")));
+}
+
+#[tokio::test]
+async fn sqlite_uses_wal_foreign_keys_and_busy_timeout() {
+    let Some(s) = pb_store::testing::store(Backend::Sqlite, "pragmas").await else { return };
+    let Db::Sqlite(p) = s.db() else { unreachable!() };
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(p).await.unwrap_or_default();
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(p).await.unwrap_or_default();
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(p).await.unwrap_or_default();
+    assert_eq!(mode, "wal");
+    assert_eq!(fk, 1);
+    assert!(busy >= 5000);
+}
+
+#[test]
+fn urls_are_redacted_for_logs() {
+    assert_eq!(pb_store::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    assert_eq!(pb_store::redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+}
