@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub mod auth;
 pub mod extract;
+mod idempotency;
 mod middleware;
 pub mod problem;
 mod routes;
@@ -106,6 +107,9 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let r = routes::operator::routes(r);
     let r = routes::me::routes(r);
     let r = routes::audit::routes(r);
+    let r = routes::billing::routes(r);
+    let r = routes::link::routes(r);
+    let r = routes::notifications::routes(r);
     r.split_for_parts()
 }
 
@@ -118,6 +122,7 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
         .merge(extra)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(routes::ops::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))

@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use pb_domain::billing::AgreementRefusal;
 use pb_domain::{FieldError, FieldErrors, PartnerAccountState};
 use pb_store::StoreError;
 use serde::Serialize;
@@ -78,8 +79,19 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    #[error("{0}")]
+    Precondition(String),
+    #[error("{0}")]
+    PreconditionRequired(String),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still running; retry shortly")]
+    IdempotencyKeyInUse,
     #[error("internal error")]
     Internal(String),
+    /// A store refusal that carries its own problem (rules C3, M1, M2, ...).
+    #[error("{}", .0.detail)]
+    Refused(Box<Problem>),
 }
 
 impl ApiError {
@@ -123,6 +135,11 @@ impl ApiError {
             RateLimited { .. } => {
                 Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down and retry later")
             }
+            Precondition(_) => Problem::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", detail),
+            PreconditionRequired(_) => Problem::new(StatusCode::PRECONDITION_REQUIRED, "precondition_required", detail),
+            IdempotencyKeyReused => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", detail),
+            IdempotencyKeyInUse => Problem::new(StatusCode::CONFLICT, "idempotency_key_in_use", detail),
+            Refused(p) => (**p).clone(),
             Internal(_) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -154,6 +171,33 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(what.to_owned()),
             StoreError::Conflict { code, message } => ApiError::Conflict { code, message },
             StoreError::PartnerAccountNotActive(s) => ApiError::PartnerAccountNotActive(s),
+            StoreError::GlobalAdminRequired => ApiError::GlobalAdminRequired,
+            StoreError::Forbidden(m) => ApiError::Forbidden(m),
+            e @ StoreError::UnfundedProfileExists { reuse } => {
+                let mut p = Problem::new(StatusCode::CONFLICT, "unfunded_profile_exists", e.to_string());
+                p.extra.insert("reuse_billing_profile_id".into(), reuse.to_string().into());
+                ApiError::Refused(Box::new(p))
+            }
+            e @ StoreError::PreconditionFailed { .. } => ApiError::Precondition(e.to_string()),
+            e @ StoreError::PreconditionRequired => ApiError::PreconditionRequired(e.to_string()),
+            StoreError::Agreement(a) => {
+                let code = match a {
+                    AgreementRefusal::NotAccepted => "agreement_not_accepted",
+                    AgreementRefusal::SecondaryAcknowledgementRequired => "secondary_acknowledgement_required",
+                };
+                let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, a.to_string());
+                let field = match a {
+                    AgreementRefusal::NotAccepted => "accept_agreement",
+                    AgreementRefusal::SecondaryAcknowledgementRequired => "accept_secondary_acknowledgement",
+                };
+                p.errors = vec![FieldError::new(field, code, a.to_string())];
+                ApiError::Refused(Box::new(p))
+            }
+            StoreError::Invalid { field, code, message } => {
+                let mut e = FieldErrors::new();
+                e.push(field, code, message);
+                ApiError::Validation(e)
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -168,3 +168,156 @@ pub struct ListView<T: ToSchema> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
+
+/// Where "View details" of a billing profile points (rule E1): `PB_DETAILS_URL_TEMPLATE` with `{id}`
+/// replaced, else the profile's own details page.
+pub fn details_url(config: &crate::ApiConfig, profile: &pb_domain::BillingProfileId) -> String {
+    match &config.details_url_template {
+        Some(t) => t.replace("{id}", &profile.to_string()),
+        None => {
+            let base = config.public_url.as_deref().unwrap_or("").trim_end_matches('/');
+            format!("{base}/billing/profiles/{profile}")
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceSectionView {
+    pub id: String,
+    pub billing_profile_id: String,
+    pub display_name: String,
+    pub is_default: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&pb_store::InvoiceSection> for InvoiceSectionView {
+    fn from(s: &pb_store::InvoiceSection) -> Self {
+        InvoiceSectionView {
+            id: s.id.to_string(),
+            billing_profile_id: s.billing_profile_id.to_string(),
+            display_name: s.display_name.clone(),
+            is_default: s.is_default,
+            created_at: s.created_at,
+        }
+    }
+}
+
+/// A payment instrument as shown: the kind and a hint, never the processor token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentInstrumentView {
+    pub id: String,
+    pub billing_profile_id: String,
+    pub kind: pb_domain::billing::PaymentInstrumentKind,
+    pub display_hint: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&pb_store::PaymentInstrument> for PaymentInstrumentView {
+    fn from(p: &pb_store::PaymentInstrument) -> Self {
+        PaymentInstrumentView {
+            id: p.id.to_string(),
+            billing_profile_id: p.billing_profile_id.to_string(),
+            kind: p.kind,
+            display_hint: p.display_hint.clone(),
+            created_at: p.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingProfileView {
+    pub id: String,
+    pub billing_account_id: String,
+    pub display_name: String,
+    pub currency: String,
+    pub invoice_sections: Vec<InvoiceSectionView>,
+    /// Empty until one is added; shown as "None" (rule N6).
+    pub payment_instruments: Vec<PaymentInstrumentView>,
+    /// "None" or the hint of the first instrument.
+    pub payment_instrument_summary: String,
+    pub details_url: String,
+    pub created_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl BillingProfileView {
+    pub fn new(p: &pb_store::BillingProfile, config: &crate::ApiConfig) -> Self {
+        BillingProfileView {
+            id: p.id.to_string(),
+            billing_account_id: p.billing_account_id.to_string(),
+            display_name: p.display_name.clone(),
+            currency: p.currency.to_string(),
+            invoice_sections: p.invoice_sections.iter().map(InvoiceSectionView::from).collect(),
+            payment_instruments: p.payment_instruments.iter().map(PaymentInstrumentView::from).collect(),
+            payment_instrument_summary: p.payment_instruments.first().map(|i| i.display_hint.clone()).unwrap_or_else(|| "None".into()),
+            details_url: details_url(config, &p.id),
+            created_by: p.created_by.clone(),
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// Warnings shown wherever a billing account is (rule N4).
+pub fn account_warnings(a: &pb_store::BillingAccount) -> Vec<String> {
+    if a.primary_contact.is_none() { vec!["primary_contact_missing".to_owned()] } else { Vec::new() }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingAccountView {
+    pub id: String,
+    pub display_name: String,
+    pub company_name: String,
+    /// From the verified legal profile; not editable here (rule N3).
+    pub sold_to: pb_domain::Address,
+    pub primary_contact: Option<pb_domain::Contact>,
+    pub warnings: Vec<String>,
+    pub agreement_accepted: bool,
+    pub billing_profiles: Vec<BillingProfileView>,
+    pub created_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl BillingAccountView {
+    pub fn new(
+        a: &pb_store::BillingAccount,
+        profiles: &[pb_store::BillingProfile],
+        agreement_accepted: bool,
+        config: &crate::ApiConfig,
+    ) -> Self {
+        BillingAccountView {
+            id: a.id.to_string(),
+            display_name: a.display_name.clone(),
+            company_name: a.company_name.clone(),
+            sold_to: a.sold_to.clone(),
+            primary_contact: a.primary_contact.clone(),
+            warnings: account_warnings(a),
+            agreement_accepted,
+            billing_profiles: profiles.iter().map(|p| BillingProfileView::new(p, config)).collect(),
+            created_by: a.created_by.clone(),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+
+    pub fn of(a: &pb_store::BillingAccountWithProfiles, config: &crate::ApiConfig) -> Self {
+        Self::new(&a.account, &a.profiles, a.agreement_accepted, config)
+    }
+}
+
+impl From<&pb_store::BillingLink> for LinkView {
+    fn from(l: &pb_store::BillingLink) -> Self {
+        LinkView {
+            billing_account_id: l.billing_account_id.to_string(),
+            billing_profile_id: l.billing_profile_id.to_string(),
+            linked_at: l.linked_at,
+            linked_by: l.linked_by.clone(),
+            unlinked_at: l.unlinked_at,
+        }
+    }
+}

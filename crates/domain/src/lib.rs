@@ -2,6 +2,7 @@
 //! parse into these types once and can then rely on them holding valid values.
 
 pub mod address;
+pub mod billing;
 pub mod clock;
 pub mod country;
 pub mod ids;

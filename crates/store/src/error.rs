@@ -1,4 +1,5 @@
-use pb_domain::PartnerAccountState;
+use pb_domain::billing::AgreementRefusal;
+use pb_domain::{BillingProfileId, PartnerAccountState};
 
 /// Everything a store operation can refuse or fail with. The HTTP edge maps each variant once.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +15,27 @@ pub enum StoreError {
     /// Rule P2: the partner account is not active.
     #[error("the partner account is {}; only an active partner account can do this", .0.describe())]
     PartnerAccountNotActive(PartnerAccountState),
+    /// Rules A1/P1: linking needs the tenant's global admin.
+    #[error("linking or changing the billing link needs the tenant's Global administrator role")]
+    GlobalAdminRequired,
+    /// The caller lacks the billing role the action needs (rule A2).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Rule C3: reuse the profile that has no payment instrument instead of creating another.
+    #[error("billing profile {reuse} of this billing account has no payment instrument yet; reuse it instead of creating another")]
+    UnfundedProfileExists { reuse: BillingProfileId },
+    /// Rule C6: the `If-Match` version is not the current one.
+    #[error("the billing link changed since you read it (expected version {expected}, current {current}); reload and retry")]
+    PreconditionFailed { expected: i64, current: i64 },
+    /// A link exists, so a change must say which version it replaces.
+    #[error("a billing link already exists: send If-Match with the ETag of GET /partner-account")]
+    PreconditionRequired,
+    /// Rules M1/M2.
+    #[error("{0}")]
+    Agreement(#[from] AgreementRefusal),
+    /// A field refers to something that does not fit (e.g. a profile of another account).
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, code: &'static str, message: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]

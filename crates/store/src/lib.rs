@@ -7,18 +7,28 @@ use std::sync::Arc;
 use pb_domain::Clock;
 
 mod audit;
+mod billing;
 pub mod db;
 mod error;
+mod idempotency;
+mod link;
 mod migrate;
+mod notify;
 mod partners;
 mod tenants;
 pub mod testing;
 mod ts;
 
 pub use audit::{AuditQuery, AuditRecord};
+pub use billing::{
+    BillingAccount, BillingAccountPatch, BillingAccountWithProfiles, BillingProfile, InvoiceSection, NewBillingAccount, PaymentInstrument,
+};
 pub use db::{Backend, ConnectOptions, Db, redact_url};
 pub use error::{Result, StoreError};
+pub use idempotency::{IdempotencyClaim, StoredResponse};
+pub use link::{AccountChoice, AgreementAcceptance, BillingLink, LinkCommand, LinkOutcome, LinkReview, ProfileChoice, SetupCommand};
 pub use migrate::{Readiness, migration_names};
+pub use notify::{Notification, OutboxEmail};
 pub use partners::{PartnerAccount, PutPartnerAccount};
 pub use tenants::{NewUser, SeenUser, Tenant, User};
 pub use ts::Ts;

@@ -21,8 +21,9 @@ pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 }
 
 /// The link in force for the tenant's partner account, if any.
-pub(crate) async fn link_view(_s: &AppState, _tenant: TenantId) -> ApiResult<Option<LinkView>> {
-    Ok(None)
+pub(crate) async fn link_view(s: &AppState, tenant: TenantId) -> ApiResult<Option<LinkView>> {
+    let (link, _) = s.store.current_link(tenant).await?;
+    Ok(link.as_ref().map(LinkView::from))
 }
 
 #[derive(Serialize, ToSchema)]

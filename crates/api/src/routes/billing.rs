@@ -1,0 +1,321 @@
+//! Billing accounts, billing profiles, invoice sections and payment instruments.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use pb_domain::billing::{PaymentInstrumentKind, looks_like_card_number};
+use pb_domain::{BillingAccountId, BillingProfileId, ContactInput, DisplayName, FieldErrors, InvoiceSectionId};
+use pb_store::{BillingAccountPatch, NewBillingAccount};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::TenantUser;
+use crate::extract::JsonBody;
+use crate::problem::{ApiError, ApiResult};
+use crate::views::{BillingAccountView, BillingProfileView, InvoiceSectionView, ListView, PaymentInstrumentView};
+use crate::{AppState, Problem};
+
+pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    r.routes(routes!(list_billing_accounts, create_billing_account))
+        .routes(routes!(get_billing_account, update_billing_account))
+        .routes(routes!(list_billing_profiles, create_billing_profile))
+        .routes(routes!(get_billing_profile))
+        .routes(routes!(create_invoice_section))
+        .routes(routes!(update_invoice_section, delete_invoice_section))
+        .routes(routes!(create_payment_instrument))
+}
+
+/// Parses an id from the path; a malformed id names nothing, so it is 404 like an unknown one.
+pub(crate) fn path_id<T>(raw: &str, what: &str, parse: impl Fn(&str) -> Result<T, pb_domain::ids::InvalidId>) -> ApiResult<T> {
+    parse(raw).map_err(|_| ApiError::NotFound(what.to_owned()))
+}
+
+/// The body of a new billing account. `sold_to` and `company_name` come from the verified legal
+/// profile; naming them here is refused (rule N3).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBillingAccountBody {
+    pub display_name: Option<String>,
+    pub primary_contact: Option<ContactInput>,
+    #[schema(value_type = Option<Object>)]
+    pub sold_to: Option<serde_json::Value>,
+    #[schema(value_type = Option<String>)]
+    pub company_name: Option<serde_json::Value>,
+}
+
+impl NewBillingAccountBody {
+    /// Parses into a [`NewBillingAccount`]; field paths get `prefix`.
+    pub fn parse(&self, prefix: &str) -> ApiResult<NewBillingAccount> {
+        for (field, present) in [("sold_to", self.sold_to.is_some()), ("company_name", self.company_name.is_some())] {
+            if present {
+                return Err(ApiError::FieldNotEditable {
+                    field: format!("{prefix}{field}"),
+                    reason: "it comes from the verified legal profile; change it on the legal profile page (PUT /partner-account/legal-profile) and have it verified".into(),
+                });
+            }
+        }
+        let mut e = FieldErrors::new();
+        let display_name = match &self.display_name {
+            Some(n) => e.check(&format!("{prefix}display_name"), DisplayName::parse(n)).map(Some),
+            None => Some(None),
+        };
+        let primary_contact = match &self.primary_contact {
+            Some(c) => e.nested(&format!("{prefix}primary_contact"), c.parse()).map(Some),
+            None => Some(None),
+        };
+        Ok(e.finish(|| Some(NewBillingAccount { display_name: display_name?, primary_contact: primary_contact? }))?)
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Billing accounts the caller may see: all of the tenant's for a global admin (rule A3), each with
+/// its billing profiles and their "View details" links (rule E1).
+#[utoipa::path(get, path = "/api/v1/billing-accounts", tag = "billing", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = ListView<BillingAccountView>)))]
+pub async fn list_billing_accounts(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Query(q): Query<PageParams>,
+) -> ApiResult<Json<ListView<BillingAccountView>>> {
+    let page = s.store.list_billing_accounts(&who.ctx, who.tenant.id, q.cursor.as_deref(), q.limit).await?;
+    Ok(Json(ListView { items: page.items.iter().map(|a| BillingAccountView::of(a, &s.config)).collect(), next_cursor: page.next_cursor }))
+}
+
+/// Create a billing account prefilled from the verified legal profile (rule N3); the caller becomes
+/// its owner (rule A3).
+#[utoipa::path(post, path = "/api/v1/billing-accounts", tag = "billing", security(("bearer" = [])), request_body = NewBillingAccountBody,
+    responses((status = 201, body = BillingAccountView), (status = 422, body = Problem)))]
+pub async fn create_billing_account(
+    State(s): State<AppState>,
+    who: TenantUser,
+    JsonBody(b): JsonBody<NewBillingAccountBody>,
+) -> ApiResult<(StatusCode, Json<BillingAccountView>)> {
+    let new = b.parse("")?;
+    let a = s.store.create_billing_account(&who.ctx, who.tenant.id, &new).await?;
+    Ok((StatusCode::CREATED, Json(BillingAccountView::new(&a, &[], false, &s.config))))
+}
+
+#[utoipa::path(get, path = "/api/v1/billing-accounts/{id}", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = BillingAccountView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_billing_account(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<BillingAccountView>> {
+    let id = path_id(&id, "billing account", BillingAccountId::parse)?;
+    let a = s.store.get_billing_account(&who.ctx, who.tenant.id, id).await?;
+    Ok(Json(BillingAccountView::of(&a, &s.config)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBillingAccountBody {
+    display_name: Option<String>,
+    /// A contact, or `null` to clear it.
+    #[schema(value_type = Option<ContactInput>)]
+    #[serde(default, deserialize_with = "present")]
+    primary_contact: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    sold_to: Option<serde_json::Value>,
+    #[schema(value_type = Option<String>)]
+    company_name: Option<serde_json::Value>,
+}
+
+/// Keeps an explicit `null` as `Some(Value::Null)`, so "clear" differs from "absent".
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// Change the display name or primary contact (owner or contributor). The sold-to is not editable.
+#[utoipa::path(patch, path = "/api/v1/billing-accounts/{id}", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = PatchBillingAccountBody, responses((status = 200, body = BillingAccountView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_billing_account(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<PatchBillingAccountBody>,
+) -> ApiResult<Json<BillingAccountView>> {
+    let id = path_id(&id, "billing account", BillingAccountId::parse)?;
+    NewBillingAccountBody { sold_to: b.sold_to.clone(), company_name: b.company_name.clone(), ..Default::default() }.parse("")?;
+    let mut e = FieldErrors::new();
+    let display_name = match &b.display_name {
+        Some(n) => e.check("display_name", DisplayName::parse(n)).map(Some),
+        None => Some(None),
+    };
+    let primary_contact = match &b.primary_contact {
+        None => Some(None),
+        Some(serde_json::Value::Null) => Some(Some(None)),
+        Some(v) => {
+            let input: ContactInput =
+                serde_json::from_value(v.clone()).map_err(|err| ApiError::InvalidRequest(format!("primary_contact: {err}")))?;
+            e.nested("primary_contact", input.parse()).map(|c| Some(Some(c)))
+        }
+    };
+    let patch = e.finish(|| Some(BillingAccountPatch { display_name: display_name?, primary_contact: primary_contact? }))?;
+    s.store.update_billing_account(&who.ctx, who.tenant.id, id, &patch).await?;
+    let a = s.store.get_billing_account(&who.ctx, who.tenant.id, id).await?;
+    Ok(Json(BillingAccountView::of(&a, &s.config)))
+}
+
+#[utoipa::path(get, path = "/api/v1/billing-accounts/{id}/billing-profiles", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = ListView<BillingProfileView>), (status = 404, body = Problem)))]
+pub async fn list_billing_profiles(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListView<BillingProfileView>>> {
+    let id = path_id(&id, "billing account", BillingAccountId::parse)?;
+    let ps = s.store.list_billing_profiles(&who.ctx, who.tenant.id, id).await?;
+    Ok(Json(ListView { items: ps.iter().map(|p| BillingProfileView::new(p, &s.config)).collect(), next_cursor: None }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameBody {
+    pub display_name: Option<String>,
+}
+
+pub(crate) fn parse_name(field: &str, raw: Option<&str>) -> ApiResult<DisplayName> {
+    match raw {
+        Some(n) => {
+            DisplayName::parse(n).map_err(|e| ApiError::validation(field, pb_domain::validation::ErrorCode::code(&e), &e.to_string()))
+        }
+        None => Err(ApiError::validation(field, "required", "is required")),
+    }
+}
+
+/// Create a billing profile under the account: a name only, payment instrument "None" (rule N6), a
+/// default invoice section (rule H2). Refused while the account has a profile with no payment
+/// instrument (rule C3).
+#[utoipa::path(post, path = "/api/v1/billing-accounts/{id}/billing-profiles", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = NameBody, responses((status = 201, body = BillingProfileView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_billing_profile(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<NameBody>,
+) -> ApiResult<(StatusCode, Json<BillingProfileView>)> {
+    let id = path_id(&id, "billing account", BillingAccountId::parse)?;
+    let name = parse_name("display_name", b.display_name.as_deref())?;
+    let p = s.store.create_billing_profile(&who.ctx, who.tenant.id, id, &name).await?;
+    Ok((StatusCode::CREATED, Json(BillingProfileView::new(&p, &s.config))))
+}
+
+#[utoipa::path(get, path = "/api/v1/billing-profiles/{id}", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = BillingProfileView), (status = 404, body = Problem)))]
+pub async fn get_billing_profile(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<BillingProfileView>> {
+    let id = path_id(&id, "billing profile", BillingProfileId::parse)?;
+    let p = s.store.get_billing_profile(&who.ctx, who.tenant.id, id).await?;
+    Ok(Json(BillingProfileView::new(&p, &s.config)))
+}
+
+#[utoipa::path(post, path = "/api/v1/billing-profiles/{id}/invoice-sections", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = NameBody, responses((status = 201, body = InvoiceSectionView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn create_invoice_section(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<NameBody>,
+) -> ApiResult<(StatusCode, Json<InvoiceSectionView>)> {
+    let id = path_id(&id, "billing profile", BillingProfileId::parse)?;
+    let name = parse_name("display_name", b.display_name.as_deref())?;
+    let sec = s.store.create_invoice_section(&who.ctx, who.tenant.id, id, &name).await?;
+    Ok((StatusCode::CREATED, Json(InvoiceSectionView::from(&sec))))
+}
+
+#[utoipa::path(patch, path = "/api/v1/invoice-sections/{id}", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = NameBody, responses((status = 200, body = InvoiceSectionView), (status = 404, body = Problem)))]
+pub async fn update_invoice_section(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<NameBody>,
+) -> ApiResult<Json<InvoiceSectionView>> {
+    let id = path_id(&id, "invoice section", InvoiceSectionId::parse)?;
+    let name = parse_name("display_name", b.display_name.as_deref())?;
+    let sec = s.store.rename_invoice_section(&who.ctx, who.tenant.id, id, &name).await?;
+    Ok(Json(InvoiceSectionView::from(&sec)))
+}
+
+/// Remove an invoice section; the last one of a profile never goes (409 `last_invoice_section`).
+#[utoipa::path(delete, path = "/api/v1/invoice-sections/{id}", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete_invoice_section(State(s): State<AppState>, who: TenantUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let id = path_id(&id, "invoice section", InvoiceSectionId::parse)?;
+    s.store.delete_invoice_section(&who.ctx, who.tenant.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentInstrumentBody {
+    /// `card` or `bank_transfer`.
+    kind: Option<String>,
+    /// The payment processor's token for the instrument. Never a card number.
+    token: Option<String>,
+    /// What people see, e.g. "Visa 4242".
+    display_hint: Option<String>,
+}
+
+/// Add a payment instrument: a processor token and a display hint only. Anything that looks like a
+/// card number is refused and not stored.
+#[utoipa::path(post, path = "/api/v1/billing-profiles/{id}/payment-instruments", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = PaymentInstrumentBody, responses((status = 201, body = PaymentInstrumentView), (status = 422, body = Problem)))]
+pub async fn create_payment_instrument(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<PaymentInstrumentBody>,
+) -> ApiResult<(StatusCode, Json<PaymentInstrumentView>)> {
+    let id = path_id(&id, "billing profile", BillingProfileId::parse)?;
+    let mut e = FieldErrors::new();
+    let kind = match b.kind.as_deref().map(PaymentInstrumentKind::parse) {
+        Some(Some(k)) => Some(k),
+        Some(None) => {
+            e.push("kind", "invalid_kind", "must be card or bank_transfer");
+            None
+        }
+        None => {
+            e.push("kind", "required", "is required");
+            None
+        }
+    };
+    let mut text = |field: &str, raw: &Option<String>, max: usize| -> Option<String> {
+        match raw.as_deref().map(str::trim) {
+            None | Some("") => {
+                e.push(field, "required", "is required");
+                None
+            }
+            Some(v) if looks_like_card_number(v) => {
+                e.push(
+                    field,
+                    "card_number_refused",
+                    "looks like a card number; send the payment processor's token and the last digits only",
+                );
+                None
+            }
+            Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
+                e.push(field, "invalid", format!("must be at most {max} printable characters"));
+                None
+            }
+            Some(v) => Some(v.to_owned()),
+        }
+    };
+    let token = text("token", &b.token, 200);
+    let hint = text("display_hint", &b.display_hint, 100);
+    let (kind, token, hint) = e.finish(|| Some((kind?, token?, hint?)))?;
+    let pi = s.store.add_payment_instrument(&who.ctx, who.tenant.id, id, kind, &token, &hint).await?;
+    Ok((StatusCode::CREATED, Json(PaymentInstrumentView::from(&pi))))
+}

@@ -1,0 +1,70 @@
+//! In-product notifications of the signed-in user (the bell).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::TenantUser;
+use crate::problem::ApiResult;
+use crate::views::ListView;
+use crate::{AppState, Problem};
+
+pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    r.routes(routes!(list_notifications)).routes(routes!(read_notification))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub action_url: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub read_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])), params(Params),
+    responses((status = 200, body = ListView<NotificationView>)))]
+pub async fn list_notifications(
+    State(s): State<AppState>,
+    who: TenantUser,
+    Query(q): Query<Params>,
+) -> ApiResult<Json<ListView<NotificationView>>> {
+    let page = s.store.list_notifications(who.tenant.id, who.user.id, q.cursor.as_deref(), q.limit).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|n| NotificationView {
+            id: n.id,
+            kind: n.kind,
+            title: n.title,
+            body: n.body,
+            action_url: n.action_url,
+            created_at: n.created_at,
+            read_at: n.read_at,
+        })
+        .collect();
+    Ok(Json(ListView { items, next_cursor: page.next_cursor }))
+}
+
+#[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "notifications", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn read_notification(State(s): State<AppState>, who: TenantUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.store.mark_notification_read(who.tenant.id, who.user.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

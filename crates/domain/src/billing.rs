@@ -1,0 +1,211 @@
+//! The rules of billing accounts, profiles and the link, as plain functions (rules A2, A3, C3, M1–M3,
+//! N4, N6).
+
+use serde::{Deserialize, Serialize};
+
+use crate::country::CountryCode;
+use crate::money::Currency;
+use crate::roles::BillingRole;
+
+/// The version of the customer agreement accepted by Finish (rule M3 records it).
+pub const AGREEMENT_VERSION: &str = "MCA-2024-01";
+
+/// What the agreement asks for on a billing account (rules M1, M2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgreementNeeds {
+    /// The MCA has not been accepted for this account yet: the checkbox must be ticked.
+    pub mca_required: bool,
+    /// The account's sold-to is in Italy and this is the first acceptance: a second, separate
+    /// acknowledgement is needed too.
+    pub secondary_required: bool,
+}
+
+/// Rules M1 and M2: what Finish must collect for an account with this sold-to country, given which
+/// acceptances already exist.
+pub fn agreement_needs(country: CountryCode, mca_accepted: bool, secondary_accepted: bool) -> AgreementNeeds {
+    let mca_required = !mca_accepted;
+    let secondary_required = country == CountryCode::ITALY && !mca_accepted && !secondary_accepted;
+    AgreementNeeds { mca_required, secondary_required }
+}
+
+/// Why Finish cannot record the agreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AgreementRefusal {
+    #[error("the Microsoft Customer Agreement must be accepted for this billing account (tick accept_agreement)")]
+    NotAccepted,
+    #[error("the billing account's sold-to address is in Italy: the secondary acknowledgement of the agreement is required too")]
+    SecondaryAcknowledgementRequired,
+}
+
+/// Rules M1, M2: checks the checkboxes against the needs.
+pub fn check_agreement(needs: AgreementNeeds, accept_agreement: bool, accept_secondary: bool) -> Result<(), AgreementRefusal> {
+    if needs.mca_required && !accept_agreement {
+        return Err(AgreementRefusal::NotAccepted);
+    }
+    if needs.secondary_required && !accept_secondary {
+        return Err(AgreementRefusal::SecondaryAcknowledgementRequired);
+    }
+    Ok(())
+}
+
+/// The kinds of payment instrument a profile can hold. Only a processor token and a display hint are
+/// kept; never a card number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentInstrumentKind {
+    Card,
+    BankTransfer,
+}
+
+impl PaymentInstrumentKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PaymentInstrumentKind::Card => "card",
+            PaymentInstrumentKind::BankTransfer => "bank_transfer",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "card" => Some(Self::Card),
+            "bank_transfer" => Some(Self::BankTransfer),
+            _ => None,
+        }
+    }
+}
+
+/// True when `s` holds something that looks like a payment card number: 12–19 digits (spaces and
+/// dashes between them allowed) passing the Luhn check. Such input is refused, never stored.
+pub fn looks_like_card_number(s: &str) -> bool {
+    let mut digits: Vec<u32> = Vec::new();
+    let mut runs: Vec<Vec<u32>> = Vec::new();
+    for c in s.chars() {
+        if let Some(d) = c.to_digit(10) {
+            digits.push(d);
+        } else if c == ' ' || c == '-' {
+            continue;
+        } else if !digits.is_empty() {
+            runs.push(std::mem::take(&mut digits));
+        }
+    }
+    if !digits.is_empty() {
+        runs.push(digits);
+    }
+    runs.iter().any(|run| {
+        // Any 12–19 digit window that passes Luhn.
+        (12..=19).any(|len| run.len() >= len && run.windows(len).any(luhn))
+    })
+}
+
+fn luhn(digits: &[u32]) -> bool {
+    let sum: u32 =
+        digits.iter().rev().enumerate().map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }).sum();
+    sum.is_multiple_of(10)
+}
+
+/// The currency a new billing profile bills in, from its account's sold-to country.
+pub fn currency_for_country(country: CountryCode) -> Currency {
+    const EURO: &[&str] =
+        &["AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PT", "SI", "SK"];
+    let c = country.as_str();
+    if EURO.contains(&c) {
+        return Currency::EUR;
+    }
+    let code = match c {
+        "GB" => "GBP",
+        "JP" => "JPY",
+        "CA" => "CAD",
+        "AU" => "AUD",
+        "CH" => "CHF",
+        "IN" => "INR",
+        "BR" => "BRL",
+        "DK" => "DKK",
+        "SE" => "SEK",
+        "NO" => "NOK",
+        _ => "USD",
+    };
+    Currency::parse(code).unwrap_or(Currency::USD)
+}
+
+/// What a caller may do on a billing scope (rule A2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingAction {
+    Read,
+    /// Create, rename or remove things at and below the scope (profiles, sections, instruments).
+    Manage,
+    ManageRoles,
+    PayInvoices,
+    CreateSubscriptions,
+}
+
+/// Rule A2: the one permission table. A role held on a scope applies to everything below it, so the
+/// caller passes every role held on the target and its ancestors.
+pub fn role_permits(role: BillingRole, action: BillingAction) -> bool {
+    use BillingAction::*;
+    use BillingRole::*;
+    match role {
+        Owner => true,
+        Contributor => !matches!(action, ManageRoles),
+        Reader => matches!(action, Read),
+        InvoiceManager => matches!(action, Read | PayInvoices),
+        SubscriptionCreator => matches!(action, Read | CreateSubscriptions),
+    }
+}
+
+pub fn any_role_permits(roles: &[BillingRole], action: BillingAction) -> bool {
+    roles.iter().any(|r| role_permits(*r, action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_m1_nothing_needed_once_accepted() {
+        let n = agreement_needs(CountryCode::UNITED_STATES, true, false);
+        assert_eq!(n, AgreementNeeds { mca_required: false, secondary_required: false });
+        assert_eq!(check_agreement(n, false, false), Ok(()));
+        let n = agreement_needs(CountryCode::UNITED_STATES, false, false);
+        assert_eq!(check_agreement(n, false, false), Err(AgreementRefusal::NotAccepted));
+        assert_eq!(check_agreement(n, true, false), Ok(()));
+    }
+
+    #[test]
+    fn rule_m2_italy_needs_a_second_acknowledgement_the_first_time() {
+        let n = agreement_needs(CountryCode::ITALY, false, false);
+        assert!(n.mca_required && n.secondary_required);
+        assert_eq!(check_agreement(n, true, false), Err(AgreementRefusal::SecondaryAcknowledgementRequired));
+        assert_eq!(check_agreement(n, true, true), Ok(()));
+        assert!(!agreement_needs(CountryCode::ITALY, true, true).secondary_required);
+    }
+
+    #[test]
+    fn card_numbers_are_recognised() {
+        for card in ["4242424242424242", "4242 4242 4242 4242", "tok 5555-5555-5555-4444 x", "378282246310005"] {
+            assert!(looks_like_card_number(card), "{card}");
+        }
+        for ok in ["tok_visa_4242", "Visa 4242", "pm_1N2b3C4d5E6f", "", "1234567890"] {
+            assert!(!looks_like_card_number(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rule_a2_permission_table() {
+        use BillingAction::*;
+        assert!(role_permits(BillingRole::Owner, ManageRoles));
+        assert!(role_permits(BillingRole::Contributor, Manage));
+        assert!(!role_permits(BillingRole::Contributor, ManageRoles));
+        assert!(role_permits(BillingRole::Reader, Read));
+        assert!(!role_permits(BillingRole::Reader, Manage));
+        assert!(role_permits(BillingRole::InvoiceManager, PayInvoices));
+        assert!(!role_permits(BillingRole::InvoiceManager, Manage));
+        assert!(role_permits(BillingRole::SubscriptionCreator, CreateSubscriptions));
+        assert!(!role_permits(BillingRole::SubscriptionCreator, Manage));
+    }
+
+    #[test]
+    fn profile_currency_follows_sold_to() {
+        assert_eq!(currency_for_country(CountryCode::ITALY), Currency::EUR);
+        assert_eq!(currency_for_country(CountryCode::UNITED_STATES), Currency::USD);
+    }
+}
