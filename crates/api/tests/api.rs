@@ -1,5 +1,6 @@
 //! The API through HTTP (in-process router), on SQLite and, when configured, PostgreSQL.
 
+mod rules;
 mod support;
 
 use base64::Engine;

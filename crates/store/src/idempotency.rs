@@ -56,49 +56,59 @@ impl Store {
             .execute(c)
             .await?
             .rows_affected());
-        let row: Option<KeyRow> = on!(&mut tx, |c| {
-            sqlx::query_as(
-            "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2"
+        // Insert first: of two racing first uses, exactly one inserts; the other then reads its row.
+        let inserted = on!(&mut tx, |c| {
+            sqlx::query(
+            "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, method, path, response_status, response_body, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, '', $6, $7) ON CONFLICT (tenant_id, idem_key) DO NOTHING"
         )
         .bind(scope)
         .bind(key)
-        .fetch_optional(c)
+        .bind(request_hash)
+        .bind(method)
+        .bind(path)
+        .bind(now)
+        .bind(Ts::from(now.0 + KEEP_FOR))
+        .execute(c)
         .await?
+        .rows_affected()
         });
-        let claim = match row {
-            Some(r) if r.request_hash != request_hash => IdempotencyClaim::Mismatch,
-            Some(r) if r.response_status > 0 => {
-                IdempotencyClaim::Replay(StoredResponse { status: u16::try_from(r.response_status).unwrap_or(500), body: r.response_body })
-            }
-            Some(r) if r.created_at.0 + ABANDONED_AFTER > now.0 => IdempotencyClaim::InProgress,
-            Some(_) => {
-                on!(&mut tx, |c| sqlx::query("UPDATE idempotency_keys SET created_at = $3 WHERE tenant_id = $1 AND idem_key = $2")
+        let claim = if inserted == 1 {
+            IdempotencyClaim::New
+        } else {
+            let row: Option<KeyRow> = on!(&mut tx, |c| {
+                sqlx::query_as(
+                "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2"
+            )
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(c)
+            .await?
+            });
+            match row {
+                None => IdempotencyClaim::InProgress,
+                Some(r) if r.request_hash != request_hash => IdempotencyClaim::Mismatch,
+                Some(r) if r.response_status > 0 => IdempotencyClaim::Replay(StoredResponse {
+                    status: u16::try_from(r.response_status).unwrap_or(500),
+                    body: r.response_body,
+                }),
+                Some(r) if r.created_at.0 + ABANDONED_AFTER > now.0 => IdempotencyClaim::InProgress,
+                Some(r) => {
+                    // Take over an abandoned claim; compare-and-set so only one retry does.
+                    let taken = on!(&mut tx, |c| {
+                        sqlx::query(
+                        "UPDATE idempotency_keys SET created_at = $3 WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0 AND created_at = $4"
+                    )
                     .bind(scope)
                     .bind(key)
                     .bind(now)
+                    .bind(r.created_at)
                     .execute(c)
                     .await?
-                    .rows_affected());
-                IdempotencyClaim::New
-            }
-            None => {
-                on!(&mut tx, |c| {
-                    sqlx::query(
-                    "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, method, path, response_status, response_body, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, 0, '', $6, $7)"
-                )
-                .bind(scope)
-                .bind(key)
-                .bind(request_hash)
-                .bind(method)
-                .bind(path)
-                .bind(now)
-                .bind(Ts::from(now.0 + KEEP_FOR))
-                .execute(c)
-                .await?
-                .rows_affected()
-                });
-                IdempotencyClaim::New
+                    .rows_affected()
+                    });
+                    if taken == 1 { IdempotencyClaim::New } else { IdempotencyClaim::InProgress }
+                }
             }
         };
         tx.commit().await?;

@@ -292,3 +292,110 @@ fn urls_are_redacted_for_logs() {
     assert_eq!(pb_store::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
     assert_eq!(pb_store::redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
 }
+
+mod link_history_property {
+    use std::sync::Arc;
+
+    use pb_domain::billing::PaymentInstrumentKind;
+    use pb_domain::{BillingAccountId, BillingProfileId, PartnerAccountState, TestClock};
+    use pb_store::{Actor, Backend, Ctx, LinkCommand, NewBillingAccount, Store};
+    use proptest::prelude::*;
+
+    async fn world(store: &Store) -> (pb_domain::TenantId, Ctx, Vec<(BillingAccountId, BillingProfileId)>) {
+        let t = super::tenant(store, "prop.example").await;
+        store.put_partner_account(&super::op(), t, &super::put("US", PartnerAccountState::Active)).await.unwrap_or_else(|e| panic!("{e}"));
+        let ga = store.create_user(&super::op(), t, &super::new_user("ga@prop.example", true)).await.unwrap_or_else(|e| panic!("{e}"));
+        let ctx = Ctx { actor: Actor::User { user_id: ga.id, global_admin: true }, request_id: None };
+        let mut targets = Vec::new();
+        for _ in 0..2 {
+            let a = store.create_billing_account(&ctx, t, &NewBillingAccount::default()).await.unwrap_or_else(|e| panic!("{e}"));
+            for i in 0..2 {
+                let p = store.create_billing_profile(&ctx, t, a.id, &super::name(&format!("P{i}"))).await.unwrap_or_else(|e| panic!("{e}"));
+                store
+                    .add_payment_instrument(&ctx, t, p.id, PaymentInstrumentKind::Card, "tok", "Visa 4242")
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                targets.push((a.id, p.id));
+            }
+        }
+        (t, ctx, targets)
+    }
+
+    /// Any sequence of link changes leaves a history whose spans do not overlap and cover time from
+    /// the first link onward, and `at` agrees with it (rules C4, C5).
+    fn check(backend: Backend, steps: Vec<(usize, i64)>) -> Result<(), TestCaseError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        rt.block_on(async move {
+            let clock = Arc::new(TestClock::new(time::macros::datetime!(2026-01-01 0:00 UTC)));
+            let Some(store) = pb_store::testing::store_with_clock(backend, "rule_c4_property_link_history", clock.clone()).await else {
+                return Ok(());
+            };
+            let (t, ctx, targets) = world(&store).await;
+            let mut expected_changes = 0;
+            let mut last: Option<usize> = None;
+            for (target, secs) in &steps {
+                clock.advance(time::Duration::seconds(*secs));
+                let (_, version) = store.current_link(t).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let (a, p) = targets[*target];
+                let cmd = LinkCommand {
+                    billing_account_id: a,
+                    billing_profile_id: p,
+                    accept_agreement: true,
+                    accept_secondary_acknowledgement: false,
+                    if_match: Some(version),
+                };
+                let out = store.link_billing(&ctx, t, &cmd).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(out.changed, last != Some(*target));
+                if last != Some(*target) {
+                    expected_changes += 1;
+                }
+                last = Some(*target);
+            }
+            let h = store.link_history(t, None).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(h.len(), expected_changes);
+            for w in h.windows(2) {
+                prop_assert!(w[0].linked_at < w[1].linked_at);
+                prop_assert_eq!(w[0].unlinked_at, Some(w[1].linked_at), "no gap, no overlap");
+            }
+            prop_assert!(h.last().is_some_and(|l| l.unlinked_at.is_none()));
+            for l in &h {
+                let at_start = store.link_history(t, Some(l.linked_at)).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(at_start.first().map(|x| x.id), Some(l.id));
+                if let Some(end) = l.unlinked_at {
+                    let just_before = store
+                        .link_history(t, Some(end - time::Duration::microseconds(1)))
+                        .await
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert_eq!(just_before.first().map(|x| x.id), Some(l.id));
+                }
+            }
+            if let Some(first) = h.first() {
+                let before = store
+                    .link_history(t, Some(first.linked_at - time::Duration::seconds(1)))
+                    .await
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(before.is_empty());
+            }
+            store.close().await;
+            Ok(())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        #[test]
+        fn rule_c4_property_history_spans_tile_time_sqlite(steps in proptest::collection::vec((0usize..4, 0i64..100_000), 1..12)) {
+            check(Backend::Sqlite, steps)?;
+        }
+
+        #[test]
+        fn rule_c4_property_history_spans_tile_time_postgres(steps in proptest::collection::vec((0usize..4, 0i64..100_000), 1..12)) {
+            check(Backend::Postgres, steps)?;
+        }
+    }
+}

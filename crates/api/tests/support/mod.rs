@@ -205,7 +205,7 @@ macro_rules! api_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     if let Some(s) = pb_store::testing::store(pb_store::Backend::Sqlite, stringify!($name)).await {
-                        super::$name(super::support::TestApp::new(s).await).await
+                        super::$name($crate::support::TestApp::new(s).await).await
                     }
                 }
             )*
@@ -215,7 +215,7 @@ macro_rules! api_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     if let Some(s) = pb_store::testing::store(pb_store::Backend::Postgres, stringify!($name)).await {
-                        super::$name(super::support::TestApp::new(s).await).await
+                        super::$name($crate::support::TestApp::new(s).await).await
                     }
                 }
             )*
