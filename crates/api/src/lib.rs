@@ -41,11 +41,13 @@ pub struct ApiConfig {
     pub public_url: Option<String>,
     /// Requests per minute per client before 429.
     pub rate_limit_per_minute: u32,
+    /// Demo mode: the sign-in page lists the users and signs in with one click.
+    pub dev_sign_in: bool,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { details_url_template: None, public_url: None, rate_limit_per_minute: 1200 }
+        ApiConfig { details_url_template: None, public_url: None, rate_limit_per_minute: 1200, dev_sign_in: false }
     }
 }
 

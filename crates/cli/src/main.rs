@@ -265,11 +265,12 @@ async fn serve(a: ServeArgs) -> Result<()> {
             details_url_template: a.details_url_template.clone(),
             public_url: a.public_url.clone(),
             rate_limit_per_minute: a.rate_limit_per_minute,
+            dev_sign_in: a.demo,
         }),
         metrics: pb_api::metrics_handle(),
         rate_limiter: RateLimiter::default(),
     };
-    let app = pb_api::app(state, axum::Router::new());
+    let app = pb_api::app(state, pb_web::router());
     let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

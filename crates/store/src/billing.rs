@@ -439,15 +439,7 @@ pub(crate) async fn insert_profile(
     let (user, ga) = user_of(ctx)?;
     require_on_account(tx, ctx, account.id, BillingAction::Manage, true).await?;
     // Rule C3: an account with a profile that has no payment instrument reuses it.
-    let unfunded: Option<String> = on!(&mut *tx, |c| sqlx::query_scalar(
-        "SELECT p.id FROM billing_profiles p WHERE p.billing_account_id = $1 \
-         AND NOT EXISTS (SELECT 1 FROM payment_instruments i WHERE i.billing_profile_id = p.id) ORDER BY p.id LIMIT 1"
-    )
-    .bind(account.id.to_string())
-    .fetch_optional(c)
-    .await?);
-    if let Some(p) = unfunded {
-        let reuse = BillingProfileId::parse(&p).map_err(|e| corrupt("billing profile id", e))?;
+    if let Some(reuse) = unfunded_profile_in_tx(tx, account.id).await? {
         return Err(StoreError::UnfundedProfileExists { reuse });
     }
     let id = BillingProfileId::new();
@@ -512,6 +504,18 @@ pub(crate) async fn insert_profile(
         invoice_sections: vec![section],
         payment_instruments: Vec::new(),
     })
+}
+
+/// Rule C3: the account's profile that has no payment instrument, if any (the oldest).
+async fn unfunded_profile_in_tx(tx: &mut Tx, account: BillingAccountId) -> Result<Option<BillingProfileId>> {
+    let unfunded: Option<String> = on!(&mut *tx, |c| sqlx::query_scalar(
+        "SELECT p.id FROM billing_profiles p WHERE p.billing_account_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM payment_instruments i WHERE i.billing_profile_id = p.id) ORDER BY p.id LIMIT 1"
+    )
+    .bind(account.to_string())
+    .fetch_optional(c)
+    .await?);
+    unfunded.map(|p| BillingProfileId::parse(&p).map_err(|e| corrupt("billing profile id", e))).transpose()
 }
 
 async fn insert_section(tx: &mut Tx, tenant: TenantId, s: &InvoiceSection, now: Ts) -> Result<()> {
@@ -664,6 +668,17 @@ impl Store {
         let p = insert_profile(&mut tx, ctx, &account, name, now).await?;
         tx.commit().await?;
         Ok(p)
+    }
+
+    /// Rule C3 asked ahead: the profile a new one would have to reuse, if any (the pages hide
+    /// "Create new billing profile" then).
+    pub async fn profile_to_reuse(&self, ctx: &Ctx, tenant: TenantId, account: BillingAccountId) -> Result<Option<BillingProfileId>> {
+        let mut tx = self.db.begin().await?;
+        account_in_tx(&mut tx, tenant, account, false).await?;
+        require_on_account(&mut tx, ctx, account, BillingAction::Read, false).await?;
+        let r = unfunded_profile_in_tx(&mut tx, account).await?;
+        tx.commit().await?;
+        Ok(r)
     }
 
     pub async fn list_billing_profiles(&self, ctx: &Ctx, tenant: TenantId, account: BillingAccountId) -> Result<Vec<BillingProfile>> {

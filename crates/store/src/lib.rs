@@ -15,6 +15,7 @@ mod link;
 mod migrate;
 mod notify;
 mod partners;
+mod sessions;
 mod tenants;
 pub mod testing;
 mod ts;
@@ -30,6 +31,7 @@ pub use link::{AccountChoice, AgreementAcceptance, BillingLink, LinkCommand, Lin
 pub use migrate::{Readiness, migration_names};
 pub use notify::{Notification, OutboxEmail};
 pub use partners::{PartnerAccount, PutPartnerAccount};
+pub use sessions::WebSession;
 pub use tenants::{NewUser, SeenUser, Tenant, User};
 pub use ts::Ts;
 

@@ -1,0 +1,81 @@
+//! Web sessions: the cookie holds a random token; the table holds its SHA-256, the user and the
+//! CSRF token of the session.
+
+use pb_domain::{TenantId, UserId};
+
+use crate::db::on;
+use crate::error::corrupt;
+use crate::{Result, Store, Ts};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub expires_at: time::OffsetDateTime,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    tenant_id: String,
+    user_id: String,
+    csrf_token: String,
+    expires_at: Ts,
+}
+
+impl Store {
+    pub async fn create_web_session(
+        &self,
+        token_hash: &str,
+        tenant: TenantId,
+        user: UserId,
+        csrf: &str,
+        ttl: time::Duration,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db.begin_write().await?;
+        on!(&mut tx, |c| sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1").bind(now).execute(c).await?.rows_affected());
+        on!(&mut tx, |c| sqlx::query(
+            "INSERT INTO web_sessions (token_hash, tenant_id, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        )
+        .bind(token_hash)
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(csrf)
+        .bind(now)
+        .bind(Ts::from(now.0 + ttl))
+        .execute(c)
+        .await?
+        .rows_affected());
+        tx.commit().await
+    }
+
+    /// The live session with this token hash, if any.
+    pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let row: Option<SessionRow> = on!(&mut tx, |c| sqlx::query_as(
+            "SELECT tenant_id, user_id, csrf_token, expires_at FROM web_sessions WHERE token_hash = $1 AND expires_at > $2"
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(c)
+        .await?);
+        tx.commit().await?;
+        row.map(|r| {
+            Ok(WebSession {
+                tenant_id: TenantId::parse(&r.tenant_id).map_err(|e| corrupt("tenant id", e))?,
+                user_id: UserId::parse(&r.user_id).map_err(|e| corrupt("user id", e))?,
+                csrf_token: r.csrf_token,
+                expires_at: r.expires_at.0,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_web_session(&self, token_hash: &str) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        on!(&mut tx, |c| sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1").bind(token_hash).execute(c).await?.rows_affected());
+        tx.commit().await
+    }
+}

@@ -1,0 +1,47 @@
+//! The pages: server-rendered HTML (askama, escaping by default), progressive enhancement with a
+//! vendored htmx 2. Every rule is decided by the store's use cases; this crate only asks and shows.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use pb_api::AppState;
+
+mod pages;
+mod session;
+mod views;
+
+pub use session::WebUser;
+
+const CSS: &str = include_str!("../static/app.css");
+const JS: &str = include_str!("../static/app.js");
+const HTMX: &str = include_str!("../static/htmx-2.0.11.min.js");
+
+fn asset(body: &'static str, ctype: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r
+}
+
+/// The page routes, to merge into the API's router.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/signin", get(pages::signin_page).post(pages::signin_submit))
+        .route("/signout", post(pages::signout_submit))
+        .route("/account/billing-profile", get(pages::billing_profile_page))
+        .route("/account/billing-profile/select-account", get(pages::select_account_page))
+        .route("/account/billing-profile/new-account", get(pages::new_account_form).post(pages::new_account_submit))
+        .route("/account/billing-profile/select-profile", get(pages::select_profile_page))
+        .route("/account/billing-profile/new-profile", get(pages::new_profile_form).post(pages::new_profile_submit))
+        .route("/account/billing-profile/review", get(pages::review_page))
+        .route("/account/billing-profile/finish", post(pages::finish_submit))
+        .route("/account/legal-profile", get(pages::legal_profile_page).post(pages::legal_profile_submit))
+        .route("/membership", get(pages::membership_page))
+        .route("/notifications", get(pages::notifications_page))
+        .route("/billing/profiles/{id}", get(pages::profile_details_page))
+        .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
+        .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
+        .route("/static/htmx.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))
+}

@@ -1,0 +1,25 @@
+// Progressive enhancement only: every step also works as a plain page.
+document.addEventListener("DOMContentLoaded", function () {
+  if (window.htmx) {
+    // Re-rendered forms with field errors come back as 422: show them too.
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "(403|404|409|422)", swap: true },
+      { code: "[45]..", swap: false, error: true },
+    ];
+  }
+  focusDialog();
+});
+function focusDialog() {
+  var d = document.querySelector("#flyout [role=dialog]");
+  if (!d) return;
+  var target = d.querySelector("[autofocus]") || d.querySelector("h2");
+  if (target) target.focus();
+}
+document.addEventListener("htmx:afterSettle", focusDialog);
+document.addEventListener("keydown", function (e) {
+  if (e.key !== "Escape") return;
+  var close = document.querySelector("#flyout .close");
+  if (close) window.location.href = close.getAttribute("href");
+});
