@@ -125,6 +125,7 @@ def check_dialog_a11y(f):
 def create_new(f, js=True):
     """Contoso: create a new billing account and profile and link them (rules N1-N9, M1)."""
     f.sign_in("admin@" + CONTOSO)
+    # rule N2: the unlinked page says so; rule N1: it offers Start.
     assert "no billing accounts or profiles linked" in f.d.text('[data-testid="unlinked-banner"]')
     f.shot("unlinked")
     f.d.click("#start")
@@ -167,6 +168,7 @@ def create_new(f, js=True):
     f.d.click("#accept_agreement")
     f.d.click("#finish")
     f.d.wait('[data-testid="linked-banner"]')
+    # rule N9: the page says it is linked and that the MCPP admin can go on to purchases.
     assert "MCPP admin can continue" in f.d.text('[data-testid="linked-banner"]')
     assert f.d.text('[data-testid="linked-account"]') == "Contoso billing"
     f.shot("linked")

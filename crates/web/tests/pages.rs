@@ -1,0 +1,212 @@
+//! The pages in-process (the browser suite in tests/e2e drives them in Chromium): sign-in, the
+//! session cookie, CSRF, and what the billing profile page says, on SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use pb_api::{ApiConfig, AppState, Authenticator, RateLimiter};
+use pb_auth::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer, JwksSource, Verifier};
+use pb_domain::{AddressInput, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, PartnerAccountState};
+use pb_store::{Ctx, NewUser, PutPartnerAccount, Store, both_backends};
+use tower::ServiceExt;
+
+struct Web {
+    router: Router,
+    store: Store,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    html: String,
+}
+
+async fn web(store: Store, public_url: Option<&str>) -> Web {
+    let dir = std::env::temp_dir().join(format!("pb-web-{}", uuid::Uuid::new_v4().simple()));
+    let dev = DevIssuer::load_or_create(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let set = serde_json::from_value(dev.jwks()).unwrap_or_else(|e| panic!("{e}"));
+    let verifier = Verifier::new(DEV_ISSUER.into(), DEV_AUDIENCE.into(), JwksSource::Static(set)).await.unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState {
+        store: store.clone(),
+        auth: Authenticator::new(verifier),
+        dev_issuer: None,
+        config: Arc::new(ApiConfig { dev_sign_in: true, public_url: public_url.map(str::to_owned), ..Default::default() }),
+        metrics: pb_api::metrics_handle(),
+        rate_limiter: RateLimiter::default(),
+    };
+    Web { router: pb_api::app(state, pb_web::router()), store }
+}
+
+impl Web {
+    async fn send(&self, method: &str, path: &str, cookie: Option<&str>, form: Option<String>) -> Page {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        if form.is_some() {
+            b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let req = b.body(form.map(Body::from).unwrap_or_else(Body::empty)).unwrap_or_else(|e| panic!("{e}"));
+        let resp = self.router.clone().oneshot(req).await.unwrap_or_else(|e| panic!("{e}"));
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+        Page { status, headers, html: String::from_utf8_lossy(&body).into_owned() }
+    }
+
+    /// Signs in through the sign-in page as the user with this email; returns the session cookie.
+    async fn sign_in(&self, email: &str) -> String {
+        let page = self.send("GET", "/signin", None, None).await;
+        let set = cookies(&page);
+        let csrf_cookie = set.iter().find(|c| c.starts_with("pb_signin_csrf=")).cloned().unwrap_or_default();
+        let csrf = value_after(&page.html, "name=\"csrf\" value=\"");
+        let button = page.html.find(&format!("data-email=\"{email}\"")).unwrap_or_else(|| panic!("{email} not listed"));
+        let form_start = page.html[..button].rfind("<form").unwrap_or(0);
+        let form = &page.html[form_start..button];
+        let tenant = value_after(form, "name=\"tenant_id\" value=\"");
+        let user = value_after(form, "name=\"user_id\" value=\"");
+        let cookie = csrf_cookie.split(';').next().unwrap_or_default().to_owned();
+        let r = self.send("POST", "/signin", Some(&cookie), Some(format!("csrf={csrf}&tenant_id={tenant}&user_id={user}"))).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
+        let session = cookies(&r).into_iter().find(|c| c.starts_with("pb_session=")).unwrap_or_default();
+        session.split(';').next().unwrap_or_default().to_owned()
+    }
+}
+
+fn cookies(p: &Page) -> Vec<String> {
+    p.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
+}
+
+fn value_after(html: &str, marker: &str) -> String {
+    html.split(marker).nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_owned()
+}
+
+/// The visible text of `<main>`, whitespace collapsed, for snapshots.
+fn main_text(html: &str) -> String {
+    let main = html.split("<main").nth(1).and_then(|m| m.split_once('>')).and_then(|(_, m)| m.split("</main>").next()).unwrap_or_default();
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in main.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+async fn seed(store: &Store, state: PartnerAccountState) {
+    let ctx = Ctx::system();
+    let t = store
+        .create_tenant(&ctx, &DisplayName::parse("Contoso").unwrap_or_else(|e| panic!("{e}")), "contoso.example")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (email, ga) in [("admin@contoso.example", true), ("user@contoso.example", false)] {
+        let new = NewUser {
+            email: EmailAddress::parse(email).unwrap_or_else(|e| panic!("{e}")),
+            display_name: DisplayName::parse(if ga { "Adele Vance" } else { "Diego Siciliani" }).unwrap_or_else(|e| panic!("{e}")),
+            directory_roles: if ga { vec![DirectoryRole::GlobalAdmin] } else { vec![] },
+            partner_roles: vec![],
+        };
+        store.create_user(&ctx, t.id, &new).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let lp = LegalProfileInput {
+        company_name: Some("Contoso Ltd".into()),
+        sold_to: Some(AddressInput { address_line1: Some("1 Microsoft Way".into()), country: Some("US".into()), ..Default::default() }),
+        primary_contact: None,
+    }
+    .parse()
+    .unwrap_or_else(|e| panic!("{e}"));
+    let put = PutPartnerAccount {
+        partner_id: "1".into(),
+        name: DisplayName::parse("Contoso").unwrap_or_else(|e| panic!("{e}")),
+        state,
+        legal_profile: lp,
+    };
+    store.put_partner_account(&ctx, t.id, &put).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn rule_n2_unlinked_page_says_so_and_offers_start(store: Store) {
+    seed(&store, PartnerAccountState::Active).await;
+    let w = web(store, None).await;
+    let session = w.sign_in("admin@contoso.example").await;
+    let p = w.send("GET", "/account/billing-profile", Some(&session), None).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("data-testid=\"unlinked-banner\""));
+    assert!(p.html.contains("id=\"start\""));
+    insta::assert_snapshot!("unlinked_page", main_text(&p.html));
+}
+
+async fn rule_a1_page_explains_the_missing_role(store: Store) {
+    seed(&store, PartnerAccountState::Active).await;
+    let w = web(store, None).await;
+    let session = w.sign_in("user@contoso.example").await;
+    let p = w.send("GET", "/account/billing-profile", Some(&session), None).await;
+    assert!(!p.html.contains("id=\"start\""));
+    assert!(main_text(&p.html).contains("Only a Global administrator can link a billing account"));
+    let p = w.send("GET", "/account/billing-profile/select-account", Some(&session), None).await;
+    assert!(p.html.contains("data-step=\"refused\""));
+}
+
+async fn rule_p2_page_explains_the_partner_account_state(store: Store) {
+    seed(&store, PartnerAccountState::PendingVerification).await;
+    let w = web(store, None).await;
+    let session = w.sign_in("admin@contoso.example").await;
+    let p = w.send("GET", "/account/billing-profile", Some(&session), None).await;
+    let text = main_text(&p.html);
+    assert!(text.contains("Your partner account is pending verification"), "{text}");
+    assert!(!p.html.contains("id=\"start\""));
+}
+
+async fn forms_need_the_session_csrf_token(store: Store) {
+    seed(&store, PartnerAccountState::Active).await;
+    let w = web(store, None).await;
+    let session = w.sign_in("admin@contoso.example").await;
+    let r = w
+        .send(
+            "POST",
+            "/account/billing-profile/new-account",
+            Some(&session),
+            Some("csrf=forged&display_name=X&contact_name=&contact_email=&contact_phone=".into()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let tenant = w.store.find_tenant("contoso.example").await.unwrap_or_else(|e| panic!("{e}"));
+    let admin = w.store.find_user(tenant.id, "admin@contoso.example").await.unwrap_or_else(|e| panic!("{e}"));
+    let ctx = Ctx { actor: pb_store::Actor::User { user_id: admin.id, global_admin: true }, request_id: None };
+    assert!(
+        w.store.list_billing_accounts(&ctx, tenant.id, None, None).await.map(|p| p.items.is_empty()).unwrap_or(false),
+        "nothing was created"
+    );
+    // Without a session the pages send you to sign in.
+    let r = w.send("GET", "/account/billing-profile", None, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()), Some("/signin"));
+}
+
+async fn session_cookie_is_httponly_lax_and_secure_over_https(store: Store) {
+    seed(&store, PartnerAccountState::Active).await;
+    let w = web(store.clone(), None).await;
+    let page = w.send("GET", "/signin", None, None).await;
+    let c = cookies(&page).join("\n");
+    assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && !c.contains("Secure"), "{c}");
+    let w = web(store, Some("https://billing.example.com")).await;
+    let page = w.send("GET", "/signin", None, None).await;
+    assert!(cookies(&page).iter().all(|c| c.contains("; Secure")), "Secure over https");
+}
+
+both_backends!(
+    rule_n2_unlinked_page_says_so_and_offers_start,
+    rule_a1_page_explains_the_missing_role,
+    rule_p2_page_explains_the_partner_account_state,
+    forms_need_the_session_csrf_token,
+    session_cookie_is_httponly_lax_and_secure_over_https,
+);
