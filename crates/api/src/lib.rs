@@ -102,6 +102,26 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Documents `Idempotency-Key` on every POST, where the idempotency layer honours it.
+struct IdempotencyHeader;
+
+impl utoipa::Modify for IdempotencyHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        for item in openapi.paths.paths.values_mut() {
+            if let Some(op) = item.post.as_mut() {
+                let p = ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(ParameterIn::Header)
+                    .description(Some("Repeat a POST safely: the same key and body return the first response; keys last 24 hours."))
+                    .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String)))
+                    .build();
+                op.parameters.get_or_insert_with(Vec::new).push(utoipa::openapi::RefOr::T(p));
+            }
+        }
+    }
+}
+
 /// The API routes and the OpenAPI document describing them.
 pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let r = OpenApiRouter::with_openapi(ApiDoc::openapi());
@@ -112,7 +132,10 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let r = routes::billing::routes(r);
     let r = routes::link::routes(r);
     let r = routes::notifications::routes(r);
-    r.split_for_parts()
+    let (router, mut openapi) = r.split_for_parts();
+    // After the routes are in: the document's modifiers ran before there were any paths.
+    utoipa::Modify::modify(&IdempotencyHeader, &mut openapi);
+    (router, openapi)
 }
 
 /// The whole HTTP application with its layers. `extra` is merged in (the web pages).

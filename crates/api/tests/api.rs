@@ -31,6 +31,8 @@ async fn health_ready_metrics_and_docs(app: TestApp) {
     for p in ["/api/v1/me", "/api/v1/partner-account", "/api/v1/tenants", "/api/v1/partner-account/legal-profile", "/api/v1/audit-log"] {
         assert!(r.body["paths"].get(p).is_some(), "openapi lacks {p}");
     }
+    let setup_params = r.body["paths"]["/api/v1/billing-link/setup"]["post"]["parameters"].to_string();
+    assert!(setup_params.contains("Idempotency-Key"), "every POST documents Idempotency-Key: {setup_params}");
     let r = app.request("GET", "/docs/", None, None, &[]).await;
     assert_eq!(r.status, 200);
     assert!(String::from_utf8_lossy(&r.raw).contains("swagger"), "Swagger UI is served offline");

@@ -138,9 +138,10 @@ fn require_global_admin(ctx: &Ctx) -> Result<UserId> {
 }
 
 /// Rules P1–P3: a global admin of this tenant, whose partner account is active.
-async fn link_preconditions(tx: &mut Tx, ctx: &Ctx, tenant: TenantId) -> Result<(UserId, PartnerAccount)> {
+/// `lock` takes the partner account's row lock (PostgreSQL) for a transaction that will change the link.
+async fn link_preconditions(tx: &mut Tx, ctx: &Ctx, tenant: TenantId, lock: bool) -> Result<(UserId, PartnerAccount)> {
     let user = require_global_admin(ctx)?;
-    let partner = partner_in_tx(tx, tenant, true).await?.ok_or(StoreError::NotFound("partner account"))?;
+    let partner = partner_in_tx(tx, tenant, lock).await?.ok_or(StoreError::NotFound("partner account"))?;
     if !partner.state.may_link() {
         return Err(StoreError::PartnerAccountNotActive(partner.state));
     }
@@ -364,7 +365,7 @@ impl Store {
         profile: BillingProfileId,
     ) -> Result<LinkReview> {
         let mut tx = self.db.begin().await?;
-        let (_, partner) = link_preconditions(&mut tx, ctx, tenant).await?;
+        let (_, partner) = link_preconditions(&mut tx, ctx, tenant, false).await?;
         let account = account_in_tx(&mut tx, tenant, account, false).await?;
         let profile = profile_in_tx(&mut tx, tenant, profile).await?;
         profile_belongs(&account, &profile)?;
@@ -386,7 +387,7 @@ impl Store {
     pub async fn link_billing(&self, ctx: &Ctx, tenant: TenantId, cmd: &LinkCommand) -> Result<LinkOutcome> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        let (user, partner) = link_preconditions(&mut tx, ctx, tenant).await?;
+        let (user, partner) = link_preconditions(&mut tx, ctx, tenant, true).await?;
         let current = current_link_in_tx(&mut tx, partner.id).await?;
         check_version(&partner, &current, cmd.if_match)?;
         let account = account_in_tx(&mut tx, tenant, cmd.billing_account_id, false).await?;
@@ -410,7 +411,7 @@ impl Store {
     pub async fn setup_link(&self, ctx: &Ctx, tenant: TenantId, cmd: &SetupCommand) -> Result<LinkOutcome> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        let (user, partner) = link_preconditions(&mut tx, ctx, tenant).await?;
+        let (user, partner) = link_preconditions(&mut tx, ctx, tenant, true).await?;
         let current = current_link_in_tx(&mut tx, partner.id).await?;
         check_version(&partner, &current, cmd.if_match)?;
         let account = match &cmd.account {
