@@ -128,10 +128,14 @@ def create_new(f, js=True):
     # rule N2: the unlinked page says so; rule N1: it offers Start.
     assert "no billing accounts or profiles linked" in f.d.text('[data-testid="unlinked-banner"]')
     f.shot("unlinked")
+    if js:
+        f.d.js("window.__samePage = true;")
     f.d.click("#start")
     f.step("select-account")
     if js:
         check_dialog_a11y(f)
+        assert f.d.js("return window.__samePage === true;"), "htmx opened the flyout without a page load"
+        assert f.d.url().endswith("/account/billing-profile/select-account"), "the step has its own URL"
     f.shot("select-account")
     f.d.click("#create-account")
     f.step("new-account")
@@ -348,6 +352,9 @@ def pending_tenant(f):
     f.shot("pending")
     f.d.get(f.srv.base + "/account/billing-profile/review?account=ba_0192c4a8e0a07b3e8f7a6e2d5c4b3a21&profile=bp_0192c4a8e0a07b3e8f7a6e2d5c4b3a21")
     f.step("refused")
+    status, body, _ = f.srv.api("PUT", "/billing-link", f.ga(NORTHWIND), {"billing_account_id": "ba_0192c4a8e0a07b3e8f7a6e2d5c4b3a21",
+                                                                         "billing_profile_id": "bp_0192c4a8e0a07b3e8f7a6e2d5c4b3a21", "accept_agreement": True})
+    assert status == 409 and body["code"] == "partner_account_not_active", body
 
 
 def legal_profile(f):

@@ -9,7 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sha2_free_hash::hash_key;
+use keyed_hash::hash_key;
 
 use crate::AppState;
 use crate::problem::{ApiError, PROBLEM_JSON, Problem};
@@ -104,7 +104,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     next.run(req).await
 }
 
-mod sha2_free_hash {
+mod keyed_hash {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::OnceLock;
 
