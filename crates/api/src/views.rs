@@ -88,15 +88,27 @@ pub struct PartnerAccountView {
     pub updated_at: OffsetDateTime,
 }
 
+/// The link in force as the partner account shows it, with what purchases need of it (rule M4).
+#[derive(Debug, Clone)]
+pub struct LinkState {
+    pub link: LinkView,
+    pub account_has_primary_contact: bool,
+}
+
 impl PartnerAccountView {
-    pub fn new(p: &PartnerAccount, billing_link: Option<LinkView>) -> Self {
+    pub fn new(p: &PartnerAccount, link: Option<LinkState>) -> Self {
         let mut warnings = Vec::new();
         if !p.state.may_link() {
             warnings.push("partner_account_not_active".to_owned());
         }
-        if billing_link.is_none() {
+        if link.is_none() {
             warnings.push("billing_link_required".to_owned());
         }
+        let contact_ok = link.as_ref().is_none_or(|l| l.account_has_primary_contact);
+        if !contact_ok {
+            warnings.push("billing_account_primary_contact_missing".to_owned());
+        }
+        let billing_link = link.map(|l| l.link);
         if p.legal_profile.primary_contact.is_none() {
             warnings.push("primary_contact_missing".to_owned());
         }
@@ -113,7 +125,7 @@ impl PartnerAccountView {
                 submitted_at: x.submitted_at,
                 status: "pending_verification",
             }),
-            purchase_ready: p.state.may_link() && billing_link.is_some(),
+            purchase_ready: p.state.may_link() && billing_link.is_some() && contact_ok,
             billing_link,
             warnings,
             updated_at: p.updated_at,

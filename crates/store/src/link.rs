@@ -385,25 +385,15 @@ impl Store {
 
     /// Links or changes the link (rules P1–P3, E3, C1, C2, C4–C6, M1–M3), atomically.
     pub async fn link_billing(&self, ctx: &Ctx, tenant: TenantId, cmd: &LinkCommand) -> Result<LinkOutcome> {
-        let now = self.now();
-        let mut tx = self.db.begin_write().await?;
-        let (user, partner) = link_preconditions(&mut tx, ctx, tenant, true).await?;
-        let current = current_link_in_tx(&mut tx, partner.id).await?;
-        check_version(&partner, &current, cmd.if_match)?;
-        let account = account_in_tx(&mut tx, tenant, cmd.billing_account_id, false).await?;
-        let profile = profile_in_tx(&mut tx, tenant, cmd.billing_profile_id).await?;
-        let finish = Finish {
-            user,
-            partner,
-            current,
-            account,
-            profile,
+        // Linking existing ones is the create-new flow with nothing to create.
+        let setup = SetupCommand {
+            account: AccountChoice::Existing(cmd.billing_account_id),
+            profile: ProfileChoice::Existing(cmd.billing_profile_id),
             accept_agreement: cmd.accept_agreement,
-            accept_secondary: cmd.accept_secondary_acknowledgement,
+            accept_secondary_acknowledgement: cmd.accept_secondary_acknowledgement,
+            if_match: cmd.if_match,
         };
-        let out = finish_link(&mut tx, ctx, now, finish).await?;
-        tx.commit().await?;
-        Ok(out)
+        self.setup_link(ctx, tenant, &setup).await
     }
 
     /// The whole create-new flow in one transaction (rule N8): whatever is created and the link
@@ -434,6 +424,21 @@ impl Store {
         let out = finish_link(&mut tx, ctx, now, finish).await?;
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// Whether the billing account of the link in force has a primary contact (rule M4: without one,
+    /// purchases billed to it are refused). `None` when nothing is linked.
+    pub async fn linked_account_has_primary_contact(&self, tenant: TenantId) -> Result<Option<bool>> {
+        let mut tx = self.db.begin().await?;
+        let contact: Option<Option<String>> = on!(&mut tx, |c| sqlx::query_scalar(
+            "SELECT a.primary_contact FROM billing_links l JOIN billing_accounts a ON a.id = l.billing_account_id \
+             WHERE l.tenant_id = $1 AND l.unlinked_at IS NULL"
+        )
+        .bind(tenant.to_string())
+        .fetch_optional(c)
+        .await?);
+        tx.commit().await?;
+        Ok(contact.map(|c| c.is_some()))
     }
 
     /// The link in force and the version to send as `If-Match`.

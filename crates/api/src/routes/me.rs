@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use crate::auth::TenantUser;
 use crate::extract::JsonBody;
 use crate::problem::{ApiError, ApiResult};
-use crate::views::{LinkView, PartnerAccountView, TenantView, UserView};
+use crate::views::{LinkState, LinkView, PartnerAccountView, TenantView, UserView};
 use crate::{AppState, Problem};
 
 pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
@@ -21,9 +21,11 @@ pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 }
 
 /// The link in force for the tenant's partner account, if any.
-pub(crate) async fn link_view(s: &AppState, tenant: TenantId) -> ApiResult<Option<LinkView>> {
+pub(crate) async fn link_view(s: &AppState, tenant: TenantId) -> ApiResult<Option<LinkState>> {
     let (link, _) = s.store.current_link(tenant).await?;
-    Ok(link.as_ref().map(LinkView::from))
+    let Some(link) = link else { return Ok(None) };
+    let account_has_primary_contact = s.store.linked_account_has_primary_contact(tenant).await?.unwrap_or(false);
+    Ok(Some(LinkState { link: LinkView::from(&link), account_has_primary_contact }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -328,6 +328,11 @@ async fn rule_n4_missing_primary_contact_is_warned_everywhere(app: TestApp) {
     assert_eq!(r.body["warnings"], json!([]));
     let r = app.call("PATCH", &format!("/api/v1/billing-accounts/{ba}"), &t.ga, Some(json!({"primary_contact": null}))).await;
     assert_eq!(r.body["warnings"], json!(["primary_contact_missing"]), "null clears it");
+    // Linked without a primary contact: the partner account is not ready for purchases, and says why.
+    assert_eq!(put_link(&app, &t.ga, &ba, &bp, true, None).await.status, 200);
+    let pa = app.get("/api/v1/partner-account", &t.ga).await;
+    assert_eq!(pa.body["purchase_ready"], false);
+    assert!(pa.body["warnings"].as_array().is_some_and(|w| w.contains(&json!("billing_account_primary_contact_missing"))), "{}", pa.body);
 }
 
 async fn rule_n5_setup_creates_the_profile_under_the_new_account(app: TestApp) {
@@ -422,7 +427,7 @@ async fn rule_n8_setup_commits_everything_or_nothing(app: TestApp) {
 
 async fn rule_n9_finish_reports_the_link_and_the_next_step(app: TestApp) {
     let t = app.tenant("N9", "US", "active").await;
-    let ba = account(&app, &t.ga, json!({})).await;
+    let ba = account(&app, &t.ga, json!({"primary_contact": {"name": "Pat", "email": "pat@example.com"}})).await;
     let bp = profile(&app, &t.ga, &ba, "P").await;
     let r = put_link(&app, &t.ga, &ba, &bp, true, None).await;
     assert_eq!(r.body["changed"], true);
