@@ -120,6 +120,7 @@ def check_dialog_a11y(f):
     unlabeled = f.d.js("""return Array.from(document.querySelectorAll('input:not([type=hidden])')).filter(function(i){
         return !(i.labels && i.labels.length) && !i.getAttribute('aria-label');}).map(function(i){return i.name||i.id;});""")
     assert unlabeled == [], "inputs without labels: %s" % unlabeled
+    assert f.d.js("return document.querySelector('.sidenav').inert === true;"), "the page behind the dialog is inert"
 
 
 def create_new(f, js=True):
@@ -209,7 +210,8 @@ def link_existing(f):
     token = f.ga()
     ba, (bp,) = api_account(f, token, "Existing account", ["Existing profile"])
     f.sign_in("admin@" + CONTOSO)
-    f.d.click("#start")
+    # From the keyboard this time.
+    f.d.press_enter("#start")
     f.step("select-account")
     f.d.click("#acc-" + ba)
     f.d.js("document.querySelector('#flyout details').open = true;")

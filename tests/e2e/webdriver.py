@@ -99,6 +99,10 @@ class Driver:
             self.s("POST", "/element/%s/clear" % el, {})
         self.s("POST", "/element/%s/value" % el, {"text": text})
 
+    def press_enter(self, css):
+        """Activates an element from the keyboard: focus it and press Enter."""
+        self.s("POST", "/element/%s/value" % self.wait(css), {"text": "\ue007"})
+
     def text(self, css):
         found = self.find_all(css)
         return self.s("GET", "/element/%s/text" % found[0]) if found else ""

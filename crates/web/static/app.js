@@ -13,6 +13,10 @@ document.addEventListener("DOMContentLoaded", function () {
 });
 function focusDialog() {
   var d = document.querySelector("#flyout [role=dialog]");
+  // Keep keyboard focus inside an open dialog: everything behind it is inert.
+  document.querySelectorAll("body > header, .sidenav, .flow > :not(#flyout)").forEach(function (el) {
+    el.inert = !!d;
+  });
   if (!d) return;
   var target = d.querySelector("[autofocus]") || d.querySelector("h2");
   if (target) target.focus();
