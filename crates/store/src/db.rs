@@ -104,10 +104,11 @@ impl Db {
                         parent.display()
                     )));
                 }
+                // FULL: a committed transaction survives a power loss too, not only a crash.
                 let o = o
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
                 let pool = SqlitePoolOptions::new()

@@ -282,6 +282,8 @@ async fn sqlite_uses_wal_foreign_keys_and_busy_timeout() {
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(p).await.unwrap_or_default();
     let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(p).await.unwrap_or_default();
     let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(p).await.unwrap_or_default();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(p).await.unwrap_or_default();
+    assert_eq!(sync, 2, "synchronous=FULL");
     assert_eq!(mode, "wal");
     assert_eq!(fk, 1);
     assert!(busy >= 5000);
