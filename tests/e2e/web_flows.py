@@ -298,6 +298,23 @@ def reuse_rule(f):
     assert "reuse it" in f.d.text('[data-step="select-profile"] .error')
     s, lst, _ = f.srv.api("GET", "/billing-accounts/%s/billing-profiles" % ba, token)
     assert len(lst["items"]) == 1, lst
+    # Funding the profile (on its details page) lifts the rule; a card number is refused, not stored.
+    f.d.get(f.srv.base + "/billing/profiles/" + bp)
+    f.d.type("#token", "4242 4242 4242 4242")
+    f.d.type("#display_hint", "Visa")
+    f.d.click("#add-instrument")
+    f.d.wait('[data-testid="token-error"]')
+    assert f.d.prop("#token", "value") == "", "the card number is not echoed back"
+    f.d.type("#token", "tok_from_processor")
+    f.d.type("#display_hint", "Visa 4242")
+    f.d.click("#add-instrument")
+    f.d.wait('[data-testid="instrument-added"]')
+    assert "Visa 4242" in f.d.text('[data-testid="instruments"]')
+    f.shot("instrument-added")
+    f.d.get(f.srv.base + "/account/billing-profile/select-profile?account=" + ba)
+    f.d.wait("#create-profile")
+    _, p, _ = f.srv.api("GET", "/billing-profiles/" + bp, token)
+    assert p["payment_instrument_summary"] == "Visa 4242" and "4242 4242" not in json.dumps(p), p
 
 
 def italy(f):

@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/membership", get(pages::membership_page))
         .route("/notifications", get(pages::notifications_page))
         .route("/billing/profiles/{id}", get(pages::profile_details_page))
+        .route("/billing/profiles/{id}/payment-instruments", post(pages::payment_instrument_submit))
         .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .route("/static/htmx.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use pb_api::AppState;
 use pb_api::views::{account_warnings, details_url};
-use pb_domain::billing::AGREEMENT_VERSION;
+use pb_domain::billing::{AGREEMENT_VERSION, PaymentInstrumentKind, looks_like_card_number};
 use pb_domain::{AddressInput, BillingAccountId, BillingProfileId, ContactInput, DisplayName, LegalProfileInput, PartnerRole};
 use pb_store::{BillingAccount, BillingProfile, LinkCommand, NewBillingAccount, StoreError};
 use serde::Deserialize;
@@ -865,16 +865,30 @@ pub async fn notifications_page(State(s): State<AppState>, u: WebUser) -> Respon
     NotificationsPage { chrome: c, items: rows }.into_response()
 }
 
-pub async fn profile_details_page(State(s): State<AppState>, u: WebUser, Path(id): Path<String>) -> Response {
-    let c = chrome(&s, &u, "billing-profile", "Billing profile details").await;
-    let Ok(id) = BillingProfileId::parse(&id) else { return not_found(c, "billing profile") };
+#[derive(Deserialize)]
+pub struct DetailsQuery {
+    added: Option<String>,
+}
+
+pub async fn profile_details_page(
+    State(s): State<AppState>,
+    u: WebUser,
+    Path(id): Path<String>,
+    Query(q): Query<DetailsQuery>,
+) -> Response {
+    details(&s, &u, &id, q.added.is_some(), Vec::new(), (String::new(), String::new())).await
+}
+
+async fn details(s: &AppState, u: &WebUser, id: &str, added: bool, errors: Vec<(String, String)>, typed: (String, String)) -> Response {
+    let c = chrome(s, u, "billing-profile", "Billing profile details").await;
+    let Ok(id) = BillingProfileId::parse(id) else { return not_found(c, "billing profile") };
     let p = match s.store.get_billing_profile(&u.who.ctx, u.who.tenant.id, id).await {
         Ok(p) => p,
         Err(StoreError::NotFound(_)) => return not_found(c, "billing profile"),
-        Err(e) => return render_error(&s, &u, e).await,
+        Err(e) => return render_error(s, u, e).await,
     };
     let a = match s.store.get_billing_account(&u.who.ctx, u.who.tenant.id, p.billing_account_id).await {
-        Ok(a) => account_summary(&s, &a.account, &[], a.agreement_accepted),
+        Ok(a) => account_summary(s, &a.account, &[], a.agreement_accepted),
         Err(_) => AccountSummary {
             id: p.billing_account_id.to_string(),
             name: p.billing_account_id.to_string(),
@@ -887,5 +901,68 @@ pub async fn profile_details_page(State(s): State<AppState>, u: WebUser, Path(id
         },
     };
     let instruments = p.payment_instruments.iter().map(|i| format!("{} ({})", i.display_hint, i.kind.as_str().replace('_', " "))).collect();
-    ProfileDetailsPage { chrome: c, account: a, profile: profile_summary(&s, &p), instruments }.into_response()
+    let failed = !errors.is_empty();
+    let mut r = ProfileDetailsPage {
+        chrome: c,
+        account: a,
+        profile: profile_summary(s, &p),
+        instruments,
+        added,
+        errors,
+        token: typed.0,
+        hint: typed.1,
+    }
+    .into_response();
+    if failed {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    r
+}
+
+#[derive(Deserialize)]
+pub struct InstrumentSubmit {
+    csrf: String,
+    kind: String,
+    token: String,
+    display_hint: String,
+}
+
+/// Adds a payment instrument: the processor's token and a hint; anything like a card number is refused.
+pub async fn payment_instrument_submit(
+    State(s): State<AppState>,
+    u: WebUser,
+    Path(id): Path<String>,
+    Form(f): Form<InstrumentSubmit>,
+) -> Response {
+    if !u.check_csrf(&f.csrf) {
+        return forbidden_csrf();
+    }
+    let Ok(profile) = BillingProfileId::parse(&id) else { return see_other("/account/billing-profile") };
+    let mut errors = Vec::new();
+    let kind = PaymentInstrumentKind::parse(&f.kind);
+    if kind.is_none() {
+        errors.push(("kind".to_owned(), "Choose card or bank transfer.".to_owned()));
+    }
+    for (field, value, max) in [("token", f.token.trim(), 200), ("display_hint", f.display_hint.trim(), 100)] {
+        if value.is_empty() {
+            errors.push((field.to_owned(), "This is required.".to_owned()));
+        } else if looks_like_card_number(value) {
+            errors.push((
+                field.to_owned(),
+                "This looks like a card number. Enter your payment processor's token and only the last digits.".to_owned(),
+            ));
+        } else if value.chars().count() > max {
+            errors.push((field.to_owned(), format!("At most {max} characters.")));
+        }
+    }
+    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
+        // A refused card number is not echoed back into the form.
+        let keep = |v: &str| if looks_like_card_number(v) { String::new() } else { v.to_owned() };
+        return details(&s, &u, &id, false, errors, (keep(&f.token), keep(&f.display_hint))).await;
+    };
+    match s.store.add_payment_instrument(&u.who.ctx, u.who.tenant.id, profile, kind, f.token.trim(), f.display_hint.trim()).await {
+        Ok(_) => see_other(&format!("/billing/profiles/{profile}?added=1")),
+        Err(StoreError::Forbidden(m)) => details(&s, &u, &id, false, vec![(String::new(), m)], (String::new(), String::new())).await,
+        Err(e) => render_error(&s, &u, e).await,
+    }
 }

@@ -252,4 +252,14 @@ pub struct ProfileDetailsPage {
     pub account: AccountSummary,
     pub profile: ProfileSummary,
     pub instruments: Vec<String>,
+    pub added: bool,
+    pub errors: Vec<(String, String)>,
+    pub token: String,
+    pub hint: String,
+}
+
+impl ProfileDetailsPage {
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
 }
