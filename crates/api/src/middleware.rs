@@ -90,12 +90,13 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     if path == "/healthz" || path == "/readyz" || path == "/metrics" {
         return next.run(req).await;
     }
-    let key = match req.headers().get(header::AUTHORIZATION) {
-        Some(v) => hash_key(v.as_bytes()),
-        None => {
-            let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
-            hash_key(peer.unwrap_or_default().as_bytes())
-        }
+    // By peer address where it is known (this server is the edge), so that inventing a new bearer
+    // string per request does not escape the limit; else by the Authorization header.
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    let key = match (peer, req.headers().get(header::AUTHORIZATION)) {
+        (Some(ip), _) => hash_key(ip.as_bytes()),
+        (None, Some(v)) => hash_key(v.as_bytes()),
+        (None, None) => hash_key(b""),
     };
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     if !state.rate_limiter.allow(key, state.config.rate_limit_per_minute, secs / 60) {

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pb_api::AppState;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 mod pages;
 mod session;
@@ -45,4 +46,12 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .route("/static/htmx.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
 }

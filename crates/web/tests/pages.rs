@@ -196,6 +196,9 @@ async fn session_cookie_is_httponly_lax_and_secure_over_https(store: Store) {
     seed(&store, PartnerAccountState::Active).await;
     let w = web(store.clone(), None).await;
     let page = w.send("GET", "/signin", None, None).await;
+    let csp = page.headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "pages carry a CSP: {csp}");
+    assert_eq!(page.headers.get(header::X_CONTENT_TYPE_OPTIONS).and_then(|v| v.to_str().ok()), Some("nosniff"));
     let c = cookies(&page).join("\n");
     assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && !c.contains("Secure"), "{c}");
     let w = web(store, Some("https://billing.example.com")).await;
