@@ -17,6 +17,7 @@ mod notify;
 mod partners;
 mod sessions;
 mod tenants;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod ts;
 
