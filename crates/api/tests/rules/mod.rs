@@ -539,6 +539,7 @@ async fn rule_c3_an_unfunded_profile_must_be_reused(app: TestApp) {
         app.call("POST", &format!("/api/v1/billing-accounts/{ba}/billing-profiles"), &t.ga, Some(json!({"display_name": "Another"}))).await;
     r.problem(409, "unfunded_profile_exists");
     assert_eq!(r.body["reuse_billing_profile_id"], bp.as_str());
+    insta::assert_json_snapshot!("problem_unfunded_profile_exists", r.body, {".reuse_billing_profile_id" => "[id]", ".detail" => "[detail naming the profile]"});
     let r = app
         .call(
             "POST",
