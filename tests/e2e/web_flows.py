@@ -414,6 +414,19 @@ def sign_out_and_csrf(f):
     assert lst["items"] == [], "the forged form created nothing"
 
 
+def link_prompt(f):
+    """Rule N1: the in-product prompt to link, with an action that opens the billing profile page."""
+    f.sign_in("admin@" + CONTOSO)
+    assert f.d.text('[data-testid="unread"]') == "1"
+    f.d.click("a.bell")
+    f.d.wait("ul.notes")
+    assert "Link a billing account and profile" in f.d.text("ul.notes")
+    f.shot("prompt")
+    f.d.click('ul.notes a[href="/account/billing-profile"]')
+    f.d.wait("#start")
+    assert not f.d.find_all('[data-testid="unread"]'), "seen notifications are marked read"
+
+
 def phone_width(f):
     """The linked page and a flyout at a phone's width."""
     token = f.ga()
@@ -439,6 +452,7 @@ FLOWS = [
     ("pending_tenant", pending_tenant, {}),
     ("legal_profile", legal_profile, {}),
     ("sign_out_and_csrf", sign_out_and_csrf, {}),
+    ("link_prompt", link_prompt, {}),
     ("phone_width", phone_width, {"width": 390, "height": 844}),
 ]
 

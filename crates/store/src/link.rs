@@ -14,7 +14,7 @@ use crate::billing::{
 };
 use crate::db::{Tx, on};
 use crate::error::corrupt;
-use crate::notify::{Announcement, announce_to_roles};
+use crate::notify::{Announcement, Audience, announce};
 use crate::partners::{PartnerAccount, partner_in_tx};
 use crate::{Actor, Ctx, Result, Store, StoreError, Ts};
 
@@ -279,10 +279,11 @@ async fn finish_link(tx: &mut Tx, ctx: &Ctx, now: Ts, f: Finish) -> Result<LinkO
         ),
     };
     // Rule T2: global admins and MCPP admins hear of it, in the product and by email.
-    announce_to_roles(
+    announce(
         tx,
         tenant,
         now,
+        Audience::GlobalAndMcppAdmins,
         &Announcement { kind: "billing_link", title, body, action_url: Some("/account/billing-profile".into()) },
     )
     .await?;

@@ -14,14 +14,24 @@ pub(crate) struct Announcement {
     pub action_url: Option<String>,
 }
 
-/// Notifies the tenant's global admins and MCPP admins (rule T2): one in-product notification and one
-/// queued email each.
-pub(crate) async fn announce_to_roles(tx: &mut Tx, tenant: TenantId, now: Ts, a: &Announcement) -> Result<usize> {
+/// Who hears of an announcement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// Rule T1: the link prompt goes to global admins.
+    GlobalAdmins,
+    /// Rule T2: a link made or changed goes to global admins and MCPP admins.
+    GlobalAndMcppAdmins,
+}
+
+/// Notifies the tenant's users of `audience`: one in-product notification and one queued email each.
+pub(crate) async fn announce(tx: &mut Tx, tenant: TenantId, now: Ts, audience: Audience, a: &Announcement) -> Result<usize> {
+    let with_mcpp = audience == Audience::GlobalAndMcppAdmins;
     let recipients: Vec<(String, String)> = on!(&mut *tx, |c| {
         sqlx::query_as(
-        "SELECT id, email FROM users WHERE tenant_id = $1 AND (directory_roles LIKE '%global_admin%' OR partner_roles LIKE '%mcpp_admin%') ORDER BY id"
+        "SELECT id, email FROM users WHERE tenant_id = $1 AND (directory_roles LIKE '%global_admin%' OR ($2 AND partner_roles LIKE '%mcpp_admin%')) ORDER BY id"
     )
     .bind(tenant.to_string())
+    .bind(with_mcpp)
     .fetch_all(c)
     .await?
     });

@@ -6,6 +6,8 @@ use serde_json::json;
 use crate::audit::{NewAudit, write_audit};
 use crate::db::{Tx, on};
 use crate::error::corrupt;
+use crate::link::current_link_in_tx;
+use crate::notify::{Announcement, Audience, announce};
 use crate::{Ctx, Result, Store, StoreError, Ts};
 
 /// A submitted legal profile change awaiting an operator's verification.
@@ -110,6 +112,25 @@ pub(crate) async fn partner_in_tx(tx: &mut Tx, tenant_id: TenantId, for_update: 
     row.map(PartnerAccount::try_from).transpose()
 }
 
+/// Rule N1/T1: when a partner account becomes active with nothing linked, its global admins are
+/// prompted, in the product and by email, to link a billing account and profile.
+async fn prompt_to_link(tx: &mut Tx, before: Option<PartnerAccountState>, after: &PartnerAccount, now: Ts) -> Result<()> {
+    let became_active = after.state.may_link() && before != Some(PartnerAccountState::Active);
+    if !became_active || current_link_in_tx(tx, after.id).await?.is_some() {
+        return Ok(());
+    }
+    let a = Announcement {
+        kind: "link_prompt",
+        title: "Link a billing account and profile".to_owned(),
+        body: "Partner program purchases moved to the new commerce platform. To make membership purchases, link a billing \
+               account and billing profile to your partner account: select Link billing profile, then Start."
+            .to_owned(),
+        action_url: Some("/account/billing-profile".to_owned()),
+    };
+    announce(tx, after.tenant_id, now, Audience::GlobalAdmins, &a).await?;
+    Ok(())
+}
+
 fn tx_is_pg(tx: &Tx) -> bool {
     matches!(tx, Tx::Postgres(_))
 }
@@ -173,6 +194,7 @@ impl Store {
             }
         }
         let after = partner_in_tx(&mut tx, tenant_id, false).await?.ok_or(StoreError::NotFound("partner account"))?;
+        prompt_to_link(&mut tx, before.as_ref().map(|b| b.state), &after, now).await?;
         write_audit(
             &mut tx,
             ctx,
@@ -206,6 +228,7 @@ impl Store {
                 .rows_affected()
         });
         let after = PartnerAccount { state, updated_at: now.0, ..before.clone() };
+        prompt_to_link(&mut tx, Some(before.state), &after, now).await?;
         write_audit(
             &mut tx,
             ctx,

@@ -412,7 +412,7 @@ async fn rule_n8_setup_commits_everything_or_nothing(app: TestApp) {
     assert!(audit(&app, &t, "billing_account.create").await.is_empty());
     assert!(audit(&app, &t, "agreement.accept").await.is_empty());
     assert!(history(&app, &t.ga).await.is_empty());
-    assert_eq!(len(&app.get("/api/v1/notifications", &t.ga).await.body["items"]), 0);
+    assert_eq!(link_notices(&app, &t.ga).await, 0);
     let r = app.call("POST", "/api/v1/billing-link/setup", &t.ga, Some(setup(true, true))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.header("etag").is_some());
@@ -422,7 +422,39 @@ async fn rule_n8_setup_commits_everything_or_nothing(app: TestApp) {
     assert_eq!(audit(&app, &t, "billing_link.create").await.len(), 1);
     assert_eq!(audit(&app, &t, "agreement.accept").await.len(), 1);
     assert_eq!(audit(&app, &t, "agreement.secondary_acknowledge").await.len(), 1);
-    assert_eq!(len(&app.get("/api/v1/notifications", &t.ga).await.body["items"]), 1);
+    assert_eq!(link_notices(&app, &t.ga).await, 1);
+}
+
+async fn link_notices(app: &TestApp, token: &str) -> usize {
+    let n = app.get("/api/v1/notifications", token).await;
+    n.body["items"].as_array().map(|v| v.iter().filter(|x| x["kind"] == "billing_link").count()).unwrap_or(0)
+}
+
+async fn rule_n1_an_active_unlinked_partner_account_prompts_its_global_admins(app: TestApp) {
+    // Active from the start: the global admin is prompted, in the product and by email; others are not.
+    let t = app.tenant("N1", "US", "active").await;
+    let n = app.get("/api/v1/notifications", &t.ga).await;
+    let prompt = n.body["items"].as_array().and_then(|v| v.iter().find(|x| x["kind"] == "link_prompt").cloned()).unwrap_or_default();
+    assert_eq!(prompt["action_url"], "/account/billing-profile", "the action opens the billing profile page");
+    assert!(prompt["title"].as_str().is_some_and(|t| t.contains("Link a billing account")));
+    for token in [&t.mcpp, &t.plain] {
+        assert_eq!(len(&app.get("/api/v1/notifications", token).await.body["items"]), 0);
+    }
+    let tid = pb_domain::TenantId::parse(&t.id).unwrap_or_else(|e| panic!("{e}"));
+    let emails = app.store.pending_emails(tid).await.unwrap_or_default();
+    assert_eq!(emails.iter().filter(|e| e.subject.contains("Link a billing account")).count(), 1, "rule T1: one email, queued");
+    // Pending first: no prompt until it becomes active; once linked, no prompt again.
+    let u = app.tenant("N1b", "US", "pending_verification").await;
+    assert_eq!(len(&app.get("/api/v1/notifications", &u.ga).await.body["items"]), 0);
+    let op = app.operator_token();
+    app.call("PATCH", &format!("/api/v1/tenants/{}/partner-account", u.id), &op, Some(json!({"state": "active"}))).await;
+    assert_eq!(len(&app.get("/api/v1/notifications", &u.ga).await.body["items"]), 1);
+    linked(&app, &u).await;
+    for state in ["suspended", "active"] {
+        app.call("PATCH", &format!("/api/v1/tenants/{}/partner-account", u.id), &op, Some(json!({"state": state}))).await;
+    }
+    let kinds: Vec<Value> = app.get("/api/v1/notifications", &u.ga).await.body["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(kinds.iter().filter(|x| x["kind"] == "link_prompt").count(), 1, "a linked account is not prompted again");
 }
 
 async fn rule_n9_finish_reports_the_link_and_the_next_step(app: TestApp) {
@@ -827,6 +859,7 @@ async fn idempotency_key_racing_repeats_do_the_work_once(app: TestApp) {
 }
 
 api_tests!(
+    rule_n1_an_active_unlinked_partner_account_prompts_its_global_admins,
     rule_h1_a_profile_belongs_to_exactly_one_account,
     rule_h2_profile_gets_a_default_section_and_keeps_at_least_one,
     rule_h4_another_tenants_billing_ids_are_not_found,
