@@ -357,6 +357,14 @@ struct AcceptanceRow {
 }
 
 impl Store {
+    /// Rules A1, P1–P3 asked ahead of any step: `Ok(())` when this caller may link now, else the
+    /// refusal Finish would give. The pages use it to explain instead of offering Start.
+    pub async fn check_may_link(&self, ctx: &Ctx, tenant: TenantId) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        link_preconditions(&mut tx, ctx, tenant, false).await?;
+        tx.commit().await
+    }
+
     /// What Finish would do for this account and profile (rules N7, M1, M2, N4, C5).
     pub async fn review_link(
         &self,

@@ -138,13 +138,13 @@ fn refusal_of(e: &StoreError, tenant: &str) -> Option<Refusal> {
 async fn billing_page(s: &AppState, u: &WebUser, success: bool) -> Result<BillingPage, StoreError> {
     let tenant = u.who.tenant.id;
     let partner = s.store.get_partner_account(tenant).await?;
-    // The same preconditions the store applies on Finish, asked up front to explain them.
-    let refusal = if !u.who.global_admin {
-        refusal_of(&StoreError::GlobalAdminRequired, &u.who.tenant.name)
-    } else if !partner.state.may_link() {
-        refusal_of(&StoreError::PartnerAccountNotActive(partner.state), &u.who.tenant.name)
-    } else {
-        None
+    // The preconditions Finish applies, asked of the store up front to explain them.
+    let refusal = match s.store.check_may_link(&u.who.ctx, tenant).await {
+        Ok(()) => None,
+        Err(e) => match refusal_of(&e, &u.who.tenant.name) {
+            Some(r) => Some(r),
+            None => return Err(e),
+        },
     };
     let (current, _) = s.store.current_link(tenant).await?;
     let history_links = s.store.link_history(tenant, None).await?;
@@ -224,12 +224,8 @@ async fn render_error(s: &AppState, u: &WebUser, e: StoreError) -> Response {
 
 /// The flow's steps are for global admins of active partner accounts; others see why not.
 async fn gate(s: &AppState, u: &WebUser) -> Option<Response> {
-    if !u.who.global_admin {
-        return Some(render_error(s, u, StoreError::GlobalAdminRequired).await);
-    }
-    match s.store.get_partner_account(u.who.tenant.id).await {
-        Ok(p) if !p.state.may_link() => Some(render_error(s, u, StoreError::PartnerAccountNotActive(p.state)).await),
-        Ok(_) => None,
+    match s.store.check_may_link(&u.who.ctx, u.who.tenant.id).await {
+        Ok(()) => None,
         Err(e) => Some(render_error(s, u, e).await),
     }
 }
