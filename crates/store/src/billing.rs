@@ -1,7 +1,7 @@
 //! Billing accounts, billing profiles, invoice sections and payment instruments (rules H1, H2, H4,
 //! A2–A4, N3–N6, C3).
 
-use pb_domain::billing::{BillingAction, any_role_permits, currency_for_country};
+use pb_domain::billing::{BillingAction, any_role_permits, currency_for_country, looks_like_card_number};
 use pb_domain::{
     Address, BillingAccountId, BillingProfileId, BillingRole, BillingScopeKind, Contact, Currency, DisplayName, InvoiceSectionId,
     PaymentInstrumentId, RoleAssignmentId, TenantId, UserId, billing::PaymentInstrumentKind,
@@ -828,6 +828,16 @@ impl Store {
         processor_token: &str,
         display_hint: &str,
     ) -> Result<PaymentInstrument> {
+        // Card numbers are never stored: only a processor's token and a hint such as "Visa 4242".
+        for (field, value) in [("token", processor_token), ("display_hint", display_hint)] {
+            if looks_like_card_number(value) {
+                return Err(StoreError::Invalid {
+                    field,
+                    code: "card_number_refused",
+                    message: "looks like a card number; send the payment processor's token and only the last digits".into(),
+                });
+            }
+        }
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let p = profile_in_tx(&mut tx, tenant, profile).await?;

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use pb_api::AppState;
 use pb_api::views::{account_warnings, details_url};
-use pb_domain::billing::{AGREEMENT_VERSION, PaymentInstrumentKind, looks_like_card_number};
+use pb_domain::billing::{AGREEMENT_VERSION, PaymentInstrumentKind};
 use pb_domain::{AddressInput, BillingAccountId, BillingProfileId, ContactInput, DisplayName, LegalProfileInput, PartnerRole};
 use pb_store::{BillingAccount, BillingProfile, LinkCommand, NewBillingAccount, StoreError};
 use serde::Deserialize;
@@ -923,7 +923,7 @@ pub struct InstrumentSubmit {
     display_hint: String,
 }
 
-/// Adds a payment instrument: the processor's token and a hint; anything like a card number is refused.
+/// Adds a payment instrument: the processor's token and a hint (the store refuses card numbers).
 pub async fn payment_instrument_submit(
     State(s): State<AppState>,
     u: WebUser,
@@ -942,22 +942,19 @@ pub async fn payment_instrument_submit(
     for (field, value, max) in [("token", f.token.trim(), 200), ("display_hint", f.display_hint.trim(), 100)] {
         if value.is_empty() {
             errors.push((field.to_owned(), "This is required.".to_owned()));
-        } else if looks_like_card_number(value) {
-            errors.push((
-                field.to_owned(),
-                "This looks like a card number. Enter your payment processor's token and only the last digits.".to_owned(),
-            ));
         } else if value.chars().count() > max {
             errors.push((field.to_owned(), format!("At most {max} characters.")));
         }
     }
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
-        // A refused card number is not echoed back into the form.
-        let keep = |v: &str| if looks_like_card_number(v) { String::new() } else { v.to_owned() };
-        return details(&s, &u, &id, false, errors, (keep(&f.token), keep(&f.display_hint))).await;
+        return details(&s, &u, &id, false, errors, (f.token.clone(), f.display_hint.clone())).await;
     };
     match s.store.add_payment_instrument(&u.who.ctx, u.who.tenant.id, profile, kind, f.token.trim(), f.display_hint.trim()).await {
         Ok(_) => see_other(&format!("/billing/profiles/{profile}?added=1")),
+        // A refused value (a card number) is not echoed back into the form.
+        Err(StoreError::Invalid { field, message, .. }) => {
+            details(&s, &u, &id, false, vec![(field.to_owned(), format!("This {message}."))], (String::new(), String::new())).await
+        }
         Err(StoreError::Forbidden(m)) => details(&s, &u, &id, false, vec![(String::new(), m)], (String::new(), String::new())).await,
         Err(e) => render_error(&s, &u, e).await,
     }

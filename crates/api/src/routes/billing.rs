@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use pb_domain::billing::{PaymentInstrumentKind, looks_like_card_number};
+use pb_domain::billing::PaymentInstrumentKind;
 use pb_domain::{BillingAccountId, BillingProfileId, ContactInput, DisplayName, FieldErrors, InvoiceSectionId};
 use pb_store::{BillingAccountPatch, NewBillingAccount};
 use serde::Deserialize;
@@ -270,7 +270,7 @@ pub struct PaymentInstrumentBody {
 }
 
 /// Add a payment instrument: a processor token and a display hint only. Anything that looks like a
-/// card number is refused and not stored.
+/// card number is refused by the store and not stored.
 #[utoipa::path(post, path = "/api/v1/billing-profiles/{id}/payment-instruments", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = PaymentInstrumentBody, responses((status = 201, body = PaymentInstrumentView), (status = 422, body = Problem)))]
 pub async fn create_payment_instrument(
@@ -296,14 +296,6 @@ pub async fn create_payment_instrument(
         match raw.as_deref().map(str::trim) {
             None | Some("") => {
                 e.push(field, "required", "is required");
-                None
-            }
-            Some(v) if looks_like_card_number(v) => {
-                e.push(
-                    field,
-                    "card_number_refused",
-                    "looks like a card number; send the payment processor's token and the last digits only",
-                );
                 None
             }
             Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
