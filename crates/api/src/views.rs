@@ -97,17 +97,8 @@ pub struct LinkState {
 
 impl PartnerAccountView {
     pub fn new(p: &PartnerAccount, link: Option<LinkState>) -> Self {
-        let mut warnings = Vec::new();
-        if !p.state.may_link() {
-            warnings.push("partner_account_not_active".to_owned());
-        }
-        if link.is_none() {
-            warnings.push("billing_link_required".to_owned());
-        }
-        let contact_ok = link.as_ref().is_none_or(|l| l.account_has_primary_contact);
-        if !contact_ok {
-            warnings.push("billing_account_primary_contact_missing".to_owned());
-        }
+        let blockers = pb_domain::billing::purchase_blockers(p.state, link.as_ref().map(|l| l.account_has_primary_contact));
+        let mut warnings: Vec<String> = blockers.iter().map(|b| b.code().to_owned()).collect();
         let billing_link = link.map(|l| l.link);
         if p.legal_profile.primary_contact.is_none() {
             warnings.push("primary_contact_missing".to_owned());
@@ -125,7 +116,7 @@ impl PartnerAccountView {
                 submitted_at: x.submitted_at,
                 status: "pending_verification",
             }),
-            purchase_ready: p.state.may_link() && billing_link.is_some() && contact_ok,
+            purchase_ready: blockers.is_empty(),
             billing_link,
             warnings,
             updated_at: p.updated_at,

@@ -127,6 +127,43 @@ pub fn currency_for_country(country: CountryCode) -> Currency {
     Currency::parse(code).unwrap_or(Currency::USD)
 }
 
+/// Why membership purchases cannot go through now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurchaseBlocker {
+    /// Rule P2: the partner account is not active.
+    PartnerAccountNotActive(crate::PartnerAccountState),
+    /// Rule B1: nothing is linked.
+    BillingLinkRequired,
+    /// Rules N4, M4: the linked billing account has no primary contact.
+    PrimaryContactRequired,
+}
+
+impl PurchaseBlocker {
+    /// The stable warning code shown by the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PurchaseBlocker::PartnerAccountNotActive(_) => "partner_account_not_active",
+            PurchaseBlocker::BillingLinkRequired => "billing_link_required",
+            PurchaseBlocker::PrimaryContactRequired => "billing_account_primary_contact_missing",
+        }
+    }
+}
+
+/// Everything that stops a membership purchase now; empty means purchases can go through.
+/// `linked_account_has_contact` is `None` when nothing is linked.
+pub fn purchase_blockers(state: crate::PartnerAccountState, linked_account_has_contact: Option<bool>) -> Vec<PurchaseBlocker> {
+    let mut blockers = Vec::new();
+    if !state.may_link() {
+        blockers.push(PurchaseBlocker::PartnerAccountNotActive(state));
+    }
+    match linked_account_has_contact {
+        None => blockers.push(PurchaseBlocker::BillingLinkRequired),
+        Some(false) => blockers.push(PurchaseBlocker::PrimaryContactRequired),
+        Some(true) => {}
+    }
+    blockers
+}
+
 /// What a caller may do on a billing scope (rule A2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BillingAction {
@@ -201,6 +238,17 @@ mod tests {
         assert!(!role_permits(BillingRole::InvoiceManager, Manage));
         assert!(role_permits(BillingRole::SubscriptionCreator, CreateSubscriptions));
         assert!(!role_permits(BillingRole::SubscriptionCreator, Manage));
+    }
+
+    #[test]
+    fn rule_m4_purchases_need_an_active_account_a_link_and_a_primary_contact() {
+        use crate::PartnerAccountState::*;
+        assert_eq!(purchase_blockers(Active, Some(true)), vec![]);
+        assert_eq!(purchase_blockers(Active, Some(false)), vec![PurchaseBlocker::PrimaryContactRequired]);
+        assert_eq!(
+            purchase_blockers(Suspended, None),
+            vec![PurchaseBlocker::PartnerAccountNotActive(Suspended), PurchaseBlocker::BillingLinkRequired]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use pb_api::AppState;
 use pb_api::views::{account_warnings, details_url};
-use pb_domain::billing::{AGREEMENT_VERSION, PaymentInstrumentKind};
+use pb_domain::billing::{AGREEMENT_VERSION, PaymentInstrumentKind, PurchaseBlocker, purchase_blockers};
 use pb_domain::{AddressInput, BillingAccountId, BillingProfileId, ContactInput, DisplayName, LegalProfileInput, PartnerRole};
 use pb_store::{BillingAccount, BillingProfile, LinkCommand, NewBillingAccount, StoreError};
 use serde::Deserialize;
@@ -186,7 +186,7 @@ async fn billing_page(s: &AppState, u: &WebUser, success: bool) -> Result<Billin
         },
         None => None,
     };
-    Ok(BillingPage { partner_state: partner.state.describe().to_owned(), refusal, linked, history, success })
+    Ok(BillingPage { partner_state: partner.state, refusal, linked, history, success })
 }
 
 async fn render(s: &AppState, u: &WebUser, flyout: Flyout, success: bool) -> Response {
@@ -828,17 +828,21 @@ pub async fn membership_page(State(s): State<AppState>, u: WebUser) -> Response 
         Ok(p) => p,
         Err(_) => return not_found(c, "partner account"),
     };
-    let mut blockers = Vec::new();
-    if page.partner_state != "active" {
-        blockers.push(format!("The partner account is {}; purchases need an active account.", page.partner_state));
-    }
-    match &page.linked {
-        None => blockers
-            .push("No billing account and profile are linked yet. A Global administrator links them on the Billing profile page.".into()),
-        Some(l) if l.account.contact.is_none() => blockers
-            .push("The linked billing account has no primary contact; purchases billed to it will be refused until one is added.".into()),
-        Some(_) => {}
-    }
+    let contact = page.linked.as_ref().map(|l| l.account.contact.is_some());
+    let blockers: Vec<String> = purchase_blockers(page.partner_state, contact)
+        .into_iter()
+        .map(|b| match b {
+            PurchaseBlocker::PartnerAccountNotActive(state) => {
+                format!("The partner account is {}; purchases need an active account.", state.describe())
+            }
+            PurchaseBlocker::BillingLinkRequired => {
+                "No billing account and profile are linked yet. A Global administrator links them on the Billing profile page.".into()
+            }
+            PurchaseBlocker::PrimaryContactRequired => {
+                "The linked billing account has no primary contact; purchases billed to it will be refused until one is added.".into()
+            }
+        })
+        .collect();
     MembershipPage { chrome: c, purchase_ready: blockers.is_empty(), linked: page.linked, blockers }.into_response()
 }
 

@@ -99,7 +99,7 @@ pub struct Linked {
 /// The billing profile page under any flyout.
 #[derive(Debug, Clone)]
 pub struct BillingPage {
-    pub partner_state: String,
+    pub partner_state: pb_domain::PartnerAccountState,
     pub refusal: Option<Refusal>,
     pub linked: Option<Linked>,
     pub history: Vec<HistoryRow>,
