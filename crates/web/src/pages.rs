@@ -150,13 +150,20 @@ async fn billing_page(s: &AppState, u: &WebUser, success: bool) -> Result<Billin
     let history_links = s.store.link_history(tenant, None).await?;
     let users = s.store.list_users(tenant).await.unwrap_or_default();
     let name_of = |id: &str| users.iter().find(|x| x.id.to_string() == id).map(|x| x.display_name.clone()).unwrap_or_else(|| id.to_owned());
-    let mut names = std::collections::HashMap::new();
+    // Each account of the history is read once, and the linked one is among them.
+    let mut accounts = std::collections::HashMap::new();
     for l in &history_links {
-        if let Ok(a) = s.store.get_billing_account(&u.who.ctx, tenant, l.billing_account_id).await {
-            names.insert(l.billing_account_id.to_string(), a.account.display_name.clone());
-            for p in &a.profiles {
-                names.insert(p.id.to_string(), p.display_name.clone());
-            }
+        if !accounts.contains_key(&l.billing_account_id)
+            && let Ok(a) = s.store.get_billing_account(&u.who.ctx, tenant, l.billing_account_id).await
+        {
+            accounts.insert(l.billing_account_id, a);
+        }
+    }
+    let mut names = std::collections::HashMap::new();
+    for a in accounts.values() {
+        names.insert(a.account.id.to_string(), a.account.display_name.clone());
+        for p in &a.profiles {
+            names.insert(p.id.to_string(), p.display_name.clone());
         }
     }
     let label = |id: String| names.get(&id).cloned().unwrap_or(id);
@@ -171,21 +178,16 @@ async fn billing_page(s: &AppState, u: &WebUser, success: bool) -> Result<Billin
             by: name_of(&l.linked_by),
         })
         .collect();
-    let linked = match current {
-        Some(l) => match s.store.get_billing_account(&u.who.ctx, tenant, l.billing_account_id).await {
-            Ok(a) => {
-                let profile = a.profiles.iter().find(|p| p.id == l.billing_profile_id).map(|p| profile_summary(s, p));
-                profile.map(|profile| Linked {
-                    account: account_summary(s, &a.account, &[], a.agreement_accepted),
-                    profile,
-                    linked_at: when(l.linked_at),
-                    linked_by: name_of(&l.linked_by),
-                })
-            }
-            Err(_) => None,
-        },
-        None => None,
-    };
+    let linked = current.and_then(|l| {
+        let a = accounts.get(&l.billing_account_id)?;
+        let profile = a.profiles.iter().find(|p| p.id == l.billing_profile_id).map(|p| profile_summary(s, p))?;
+        Some(Linked {
+            account: account_summary(s, &a.account, &[], a.agreement_accepted),
+            profile,
+            linked_at: when(l.linked_at),
+            linked_by: name_of(&l.linked_by),
+        })
+    });
     Ok(BillingPage { partner_state: partner.state, refusal, linked, history, success })
 }
 
