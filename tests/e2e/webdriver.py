@@ -90,6 +90,16 @@ class Driver:
             time.sleep(0.1)
         raise AssertionError("element %r still present" % css)
 
+    def wait_url(self, fragment, timeout=10):
+        """Waits until the page's URL holds `fragment` (a click that navigates returns before the
+        new page is there)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if fragment in self.url():
+                return
+            time.sleep(0.1)
+        raise AssertionError("the URL never held %r: %s" % (fragment, self.url()))
+
     def click(self, css):
         self.s("POST", "/element/%s/click" % self.wait(css), {})
 

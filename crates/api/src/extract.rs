@@ -1,15 +1,12 @@
-//! Extractors: JSON bodies whose every failure is a problem, and the authenticated principal.
+//! JSON bodies whose every failure is a problem.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
+use pb_app::MAX_BODY_BYTES;
 use serde::de::DeserializeOwned;
 
 use crate::problem::ApiError;
-
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A JSON body. Malformed JSON, wrong types and unknown fields are 400 `invalid_request`; a body
 /// over the limit is 413. Field-level validation happens after, on the parsed value (422).
@@ -42,17 +39,5 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         })?;
         de.end().map_err(|e| ApiError::InvalidRequest(format!("trailing data after the JSON body: {e}")))?;
         Ok(JsonBody(value))
-    }
-}
-
-/// The request id set by the request-id layer (also returned as `x-request-id`).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for RequestId {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(RequestId(parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)))
     }
 }

@@ -9,10 +9,9 @@ use axum::response::{IntoResponse, Response};
 use pb_store::{IdempotencyClaim, StoredResponse};
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
-use crate::auth::Principal;
-use crate::extract::MAX_BODY_BYTES;
-use crate::problem::{ApiError, PROBLEM_JSON};
+use pb_app::{AppState, MAX_BODY_BYTES, PROBLEM_JSON, Principal};
+
+use crate::problem::ApiError;
 
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(key) = req.headers().get("idempotency-key").cloned() else { return next.run(req).await };
@@ -28,7 +27,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let scope = match Principal::from_request_parts(&mut parts, &state).await {
         Ok(Principal::User(u)) => u.tenant.id.to_string(),
         Ok(Principal::Operator(o)) => format!("operator:{}", o.ctx.actor.id()),
-        Err(e) => return e.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,

@@ -1,58 +1,12 @@
 //! Every error is `application/problem+json` (RFC 9457) with a stable `code`. Errors of the lower
 //! layers are mapped here, once.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use pb_app::{AuthFailure, Problem};
 use pb_domain::billing::AgreementRefusal;
 use pb_domain::{FieldError, FieldErrors, PartnerAccountState};
 use pb_store::StoreError;
-use serde::Serialize;
-
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// The body of every error response.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub type_: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    pub code: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-    /// Extra members some problems carry (e.g. `reuse_billing_profile_id`).
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Problem {
-    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        Problem {
-            type_: format!("/problems/{code}"),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail: detail.into(),
-            code: code.to_owned(),
-            errors: Vec::new(),
-            extra: serde_json::Map::new(),
-        }
-    }
-}
-
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
-        let mut resp = (status, body).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        resp
-    }
-}
 
 /// Errors of the HTTP layer.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +14,7 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidRequest(String),
     #[error("{0}")]
-    Unauthenticated(String),
+    Auth(#[from] AuthFailure),
     #[error("this needs the Global administrator directory role of the tenant")]
     GlobalAdminRequired,
     #[error("{0}")]
@@ -77,8 +31,6 @@ pub enum ApiError {
     PartnerAccountNotActive(PartnerAccountState),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
-    #[error("too many requests")]
-    RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     Precondition(String),
     #[error("{0}")]
@@ -106,7 +58,7 @@ impl ApiError {
         let detail = self.to_string();
         match self {
             InvalidRequest(_) => Problem::new(StatusCode::BAD_REQUEST, "invalid_request", detail),
-            Unauthenticated(_) => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail),
+            Auth(a) => a.to_problem(),
             GlobalAdminRequired => {
                 let mut p = Problem::new(StatusCode::FORBIDDEN, "global_admin_required", detail);
                 p.extra.insert("required_role".into(), "global_admin".into());
@@ -132,9 +84,6 @@ impl ApiError {
                 p
             }
             PayloadTooLarge(_) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail),
-            RateLimited { .. } => {
-                Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down and retry later")
-            }
             Precondition(_) => Problem::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", detail),
             PreconditionRequired(_) => Problem::new(StatusCode::PRECONDITION_REQUIRED, "precondition_required", detail),
             IdempotencyKeyReused => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", detail),
@@ -151,17 +100,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(msg) = &self {
+        match &self {
             // The client gets an opaque problem; the cause goes to the log, inside the request span.
-            tracing::error!(error = %msg, "internal error");
+            ApiError::Internal(msg) => tracing::error!(error = %msg, "internal error"),
+            ApiError::Auth(AuthFailure::Store(e)) => tracing::error!(error = %e, "cannot resolve the caller"),
+            _ => {}
         }
-        let mut resp = self.to_problem().into_response();
-        if let ApiError::RateLimited { retry_after_secs } = self
-            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
-        {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        resp
+        self.to_problem().into_response()
     }
 }
 
@@ -193,6 +138,7 @@ impl From<StoreError> for ApiError {
                 p.errors = vec![FieldError::new(field, code, a.to_string())];
                 ApiError::Refused(Box::new(p))
             }
+            StoreError::Fields(e) => ApiError::Validation(e),
             StoreError::Invalid { field, code, message } => {
                 let mut e = FieldErrors::new();
                 e.push(field, code, message);

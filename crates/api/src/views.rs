@@ -1,7 +1,10 @@
 //! Response bodies: what the API shows of the store's values.
 
-use pb_domain::{LegalProfile, LegalProfileChange, PartnerAccountState};
-use pb_store::{AuditRecord, PartnerAccount, Tenant, User};
+use pb_app::AppConfig;
+use pb_domain::billing::partner_account_warnings;
+use pb_domain::link::account_warnings;
+use pb_domain::{BillingWarning, LegalProfile, LegalProfileChange, PartnerAccountState};
+use pb_store::{AuditRecord, PartnerOverview, Tenant, User};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -41,8 +44,8 @@ impl From<&User> for UserView {
             tenant_id: u.tenant_id.to_string(),
             email: u.email.clone(),
             display_name: u.display_name.clone(),
-            directory_roles: u.directory_roles.iter().map(|r| r.as_str().to_owned()).collect(),
-            partner_roles: u.partner_roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            directory_roles: u.roles.directory.iter().map(|r| r.as_str().to_owned()).collect(),
+            partner_roles: u.roles.partner.iter().map(|r| r.as_str().to_owned()).collect(),
             created_at: u.created_at,
         }
     }
@@ -88,21 +91,11 @@ pub struct PartnerAccountView {
     pub updated_at: OffsetDateTime,
 }
 
-/// The link in force as the partner account shows it, with what purchases need of it (rule M4).
-#[derive(Debug, Clone)]
-pub struct LinkState {
-    pub link: LinkView,
-    pub account_has_primary_contact: bool,
-}
-
 impl PartnerAccountView {
-    pub fn new(p: &PartnerAccount, link: Option<LinkState>) -> Self {
-        let blockers = pb_domain::billing::purchase_blockers(p.state, link.as_ref().map(|l| l.account_has_primary_contact));
-        let mut warnings: Vec<String> = blockers.iter().map(|b| b.code().to_owned()).collect();
-        let billing_link = link.map(|l| l.link);
-        if p.legal_profile.primary_contact.is_none() {
-            warnings.push("primary_contact_missing".to_owned());
-        }
+    /// The partner account with its link and what the store decided stops purchases (rule M4).
+    pub fn new(o: &PartnerOverview) -> Self {
+        let p = &o.partner;
+        let warnings = partner_account_warnings(&o.blockers, p.legal_profile.primary_contact.is_some());
         PartnerAccountView {
             id: p.id.to_string(),
             tenant_id: p.tenant_id.to_string(),
@@ -116,16 +109,11 @@ impl PartnerAccountView {
                 submitted_at: x.submitted_at,
                 status: "pending_verification",
             }),
-            purchase_ready: blockers.is_empty(),
-            billing_link,
-            warnings,
+            purchase_ready: o.blockers.is_empty(),
+            billing_link: o.link.as_ref().map(LinkView::from),
+            warnings: warnings.into_iter().map(str::to_owned).collect(),
             updated_at: p.updated_at,
         }
-    }
-
-    /// The `ETag` of a partner account: its link version (rule C6).
-    pub fn etag(p: &PartnerAccount) -> String {
-        format!("\"{}\"", p.link_version)
     }
 }
 
@@ -172,18 +160,6 @@ pub struct ListView<T: ToSchema> {
     pub next_cursor: Option<String>,
 }
 
-/// Where "View details" of a billing profile points (rule E1): `PB_DETAILS_URL_TEMPLATE` with `{id}`
-/// replaced, else the profile's own details page.
-pub fn details_url(config: &crate::ApiConfig, profile: &pb_domain::BillingProfileId) -> String {
-    match &config.details_url_template {
-        Some(t) => t.replace("{id}", &profile.to_string()),
-        None => {
-            let base = config.public_url.as_deref().unwrap_or("").trim_end_matches('/');
-            format!("{base}/billing/profiles/{profile}")
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvoiceSectionView {
     pub id: String,
@@ -211,7 +187,7 @@ impl From<&pb_store::InvoiceSection> for InvoiceSectionView {
 pub struct PaymentInstrumentView {
     pub id: String,
     pub billing_profile_id: String,
-    pub kind: pb_domain::billing::PaymentInstrumentKind,
+    pub kind: pb_domain::PaymentInstrumentKind,
     pub display_hint: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -247,7 +223,7 @@ pub struct BillingProfileView {
 }
 
 impl BillingProfileView {
-    pub fn new(p: &pb_store::BillingProfile, config: &crate::ApiConfig) -> Self {
+    pub fn new(p: &pb_store::BillingProfile, config: &AppConfig) -> Self {
         BillingProfileView {
             id: p.id.to_string(),
             billing_account_id: p.billing_account_id.to_string(),
@@ -256,16 +232,16 @@ impl BillingProfileView {
             invoice_sections: p.invoice_sections.iter().map(InvoiceSectionView::from).collect(),
             payment_instruments: p.payment_instruments.iter().map(PaymentInstrumentView::from).collect(),
             payment_instrument_summary: p.payment_instruments.first().map(|i| i.display_hint.clone()).unwrap_or_else(|| "None".into()),
-            details_url: details_url(config, &p.id),
+            details_url: config.details_url(&p.id),
             created_by: p.created_by.clone(),
             created_at: p.created_at,
         }
     }
 }
 
-/// Warnings shown wherever a billing account is (rule N4).
-pub fn account_warnings(a: &pb_store::BillingAccount) -> Vec<String> {
-    if a.primary_contact.is_none() { vec!["primary_contact_missing".to_owned()] } else { Vec::new() }
+/// The stable codes of warnings (rules N4, N6).
+pub fn warning_codes(w: &[BillingWarning]) -> Vec<String> {
+    w.iter().map(|w| w.code().to_owned()).collect()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -287,19 +263,14 @@ pub struct BillingAccountView {
 }
 
 impl BillingAccountView {
-    pub fn new(
-        a: &pb_store::BillingAccount,
-        profiles: &[pb_store::BillingProfile],
-        agreement_accepted: bool,
-        config: &crate::ApiConfig,
-    ) -> Self {
+    pub fn new(a: &pb_store::BillingAccount, profiles: &[pb_store::BillingProfile], agreement_accepted: bool, config: &AppConfig) -> Self {
         BillingAccountView {
             id: a.id.to_string(),
             display_name: a.display_name.clone(),
             company_name: a.company_name.clone(),
             sold_to: a.sold_to.clone(),
             primary_contact: a.primary_contact.clone(),
-            warnings: account_warnings(a),
+            warnings: warning_codes(&account_warnings(a.primary_contact.is_some())),
             agreement_accepted,
             billing_profiles: profiles.iter().map(|p| BillingProfileView::new(p, config)).collect(),
             created_by: a.created_by.clone(),
@@ -308,7 +279,7 @@ impl BillingAccountView {
         }
     }
 
-    pub fn of(a: &pb_store::BillingAccountWithProfiles, config: &crate::ApiConfig) -> Self {
+    pub fn of(a: &pb_store::BillingAccountWithProfiles, config: &AppConfig) -> Self {
         Self::new(&a.account, &a.profiles, a.agreement_accepted, config)
     }
 }

@@ -153,41 +153,38 @@ pub fn print_instructions(seeded: &[DemoTenant], listen: &SocketAddr, db: &super
 #[cfg(test)]
 mod tests {
     use pb_domain::PartnerAccountState;
-    use pb_store::{AuditQuery, Store, both_backends};
+    use pb_store::testing::audit_trail;
+    use pb_store::{Store, both_backends};
 
     async fn demo_seeding_is_idempotent(s: Store) {
-        let first = super::seed(&s).await.unwrap_or_else(|e| panic!("{e}"));
+        let first = super::seed(&s).await.unwrap();
         let count = |s: Store| async move {
             let tenants = s.list_tenants().await.unwrap_or_default();
             let mut users = 0;
             let mut audits = 0;
             for t in &tenants {
                 users += s.list_users(t.id).await.map(|u| u.len()).unwrap_or_default();
-                audits += s
-                    .list_audit(t.id, &AuditQuery { limit: Some(200), ..Default::default() })
-                    .await
-                    .map(|p| p.items.len())
-                    .unwrap_or_default();
+                audits += audit_trail(&s, t.id).await.len();
             }
             (tenants.len(), users, audits)
         };
         let before = count(s.clone()).await;
-        let second = super::seed(&s).await.unwrap_or_else(|e| panic!("{e}"));
+        let second = super::seed(&s).await.unwrap();
         assert_eq!(before, count(s.clone()).await, "a second run adds nothing");
         assert_eq!(before.0, 3);
         assert_eq!(before.1, 7);
         let ids = |v: &[super::DemoTenant]| v.iter().map(|t| t.tenant.id).collect::<Vec<_>>();
         assert_eq!(ids(&first), ids(&second));
-        let contoso = s.find_tenant("contoso.onmicrosoft.com").await.unwrap_or_else(|e| panic!("{e}"));
-        let pa = s.get_partner_account(contoso.id).await.unwrap_or_else(|e| panic!("{e}"));
+        let contoso = s.find_tenant("contoso.onmicrosoft.com").await.unwrap();
+        let pa = s.get_partner_account(contoso.id).await.unwrap();
         assert_eq!(pa.state, PartnerAccountState::Active);
         assert_eq!(pa.legal_profile.sold_to.country.as_str(), "US");
-        let admin = s.find_user(contoso.id, "admin@contoso.onmicrosoft.com").await.unwrap_or_else(|e| panic!("{e}"));
+        let admin = s.find_user(contoso.id, "admin@contoso.onmicrosoft.com").await.unwrap();
         assert!(admin.is_global_admin());
-        let fabrikam = s.find_tenant("fabrikam.onmicrosoft.com").await.unwrap_or_else(|e| panic!("{e}"));
-        let pa = s.get_partner_account(fabrikam.id).await.unwrap_or_else(|e| panic!("{e}"));
+        let fabrikam = s.find_tenant("fabrikam.onmicrosoft.com").await.unwrap();
+        let pa = s.get_partner_account(fabrikam.id).await.unwrap();
         assert_eq!((pa.state, pa.legal_profile.sold_to.country.as_str()), (PartnerAccountState::Active, "IT"));
-        let northwind = s.find_tenant("northwind.onmicrosoft.com").await.unwrap_or_else(|e| panic!("{e}"));
+        let northwind = s.find_tenant("northwind.onmicrosoft.com").await.unwrap();
         assert_eq!(s.get_partner_account(northwind.id).await.map(|p| p.state).ok(), Some(PartnerAccountState::PendingVerification));
     }
 

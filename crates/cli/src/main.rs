@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use pb_api::{ApiConfig, AppState, Authenticator, RateLimiter};
+use pb_app::{AppConfig, AppState, Authenticator};
 use pb_auth::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer, JwksSource, OPERATOR_ROLE, Verifier};
 use pb_domain::{Clock, SystemClock};
 use pb_store::{ConnectOptions, Store, redact_url};
@@ -195,7 +195,7 @@ async fn token(a: TokenArgs) -> Result<()> {
     claims.oid = Some(user.id.to_string());
     claims.preferred_username = Some(user.email.clone());
     claims.name = Some(user.display_name.clone());
-    claims.wids = user.directory_roles.iter().map(|r| r.template_id().to_owned()).collect();
+    claims.wids = user.roles.directory.iter().map(|r| r.template_id().to_owned()).collect();
     println!("{}", dev.sign(&claims)?);
     Ok(())
 }
@@ -257,20 +257,14 @@ async fn serve(a: ServeArgs) -> Result<()> {
         let seeded = demo::seed(&store).await.context("demo seeding failed")?;
         demo::print_instructions(&seeded, &a.listen, &a.db);
     }
-    let state = AppState {
-        store: store.clone(),
-        auth: Authenticator::new(verifier),
-        dev_issuer,
-        config: Arc::new(ApiConfig {
-            details_url_template: a.details_url_template.clone(),
-            public_url: a.public_url.clone(),
-            rate_limit_per_minute: a.rate_limit_per_minute,
-            dev_sign_in: a.demo,
-        }),
-        metrics: pb_api::metrics_handle(),
-        rate_limiter: RateLimiter::default(),
+    let config = AppConfig {
+        details_url_template: a.details_url_template.clone(),
+        public_url: a.public_url.clone(),
+        rate_limit_per_minute: a.rate_limit_per_minute,
+        dev_sign_in: a.demo,
     };
-    let app = pb_api::app(state, pb_web::router());
+    let state = AppState::new(store.clone(), Authenticator::new(verifier), dev_issuer, config);
+    let app = app(state);
     let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -280,6 +274,17 @@ async fn serve(a: ServeArgs) -> Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The two faces, side by side: the API's routes and the pages'.
+fn faces(state: &AppState) -> axum::Router<AppState> {
+    pb_api::router(state).merge(pb_web::router())
+}
+
+/// The whole application: both faces behind the shared layers.
+fn app(state: AppState) -> axum::Router {
+    let faces = faces(&state);
+    pb_app::compose(state, faces)
 }
 
 async fn shutdown_signal() {
@@ -306,7 +311,30 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
+    use pb_app::testing::TestApp;
+    use pb_store::{Store, both_backends};
+
     use super::parse_ttl;
+
+    /// The binary serves both faces from one router, behind one set of layers.
+    async fn serves_the_api_and_the_pages_side_by_side(store: Store) {
+        let app = TestApp::new(store, super::faces).await;
+        let t = app.tenant("Both", "US", "active").await;
+        let me = app.get("/api/v1/me", &t.ga).await;
+        assert_eq!(me.status, 200, "{}", me.body);
+        let doc = app.send("GET", "/openapi.json", &[], None).await;
+        assert!(doc.body["paths"].get("/api/v1/billing-link").is_some());
+        let page = app.send("GET", "/account/billing-profile", &[], None).await;
+        assert_eq!(page.status, 303, "the pages send a visitor without a session to sign in");
+        let css = app.send("GET", "/static/app.css", &[], None).await;
+        assert_eq!(css.status, 200);
+        for r in [&me, &doc, &page, &css] {
+            assert!(r.header("x-request-id").is_some(), "both faces stand behind the shared layers");
+        }
+        app.send("GET", "/nowhere", &[], None).await.problem(404, "not_found");
+    }
+
+    both_backends!(serves_the_api_and_the_pages_side_by_side);
 
     #[test]
     fn ttl_parsing() {

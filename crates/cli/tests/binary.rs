@@ -1,5 +1,8 @@
 //! The real binary: serve --demo, token, operator-token, migrate, graceful shutdown; on SQLite and,
 //! when configured, PostgreSQL.
+// Helpers and the plain `async fn` test bodies that `both_backends!` wraps are not `#[test]`s, so
+// clippy's `allow-unwrap-in-tests` cannot see that they are test code.
+#![expect(clippy::unwrap_used, reason = "a test fails loudly where a value must be there")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,24 +37,20 @@ fn cli(dir: &Path, db: &str, args: &[&str]) -> std::process::Output {
         .args(["--data-dir", &dir.display().to_string(), "--database", db])
         .env_remove("PB_AUTH_ISSUER")
         .output()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 async fn start(db: String, demo: bool) -> Server {
     let dir = std::env::temp_dir().join(format!("pb-bin-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir", &dir.display().to_string(), "--database", &db]);
     if demo {
         cmd.arg("--demo");
     }
-    let log = std::fs::File::create(dir.join("server.log")).unwrap_or_else(|e| panic!("{e}"));
-    let child = cmd
-        .stdout(Stdio::from(log.try_clone().unwrap_or_else(|e| panic!("{e}"))))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let child = cmd.stdout(Stdio::from(log.try_clone().unwrap())).stderr(Stdio::from(log)).spawn().unwrap();
     let server = Server { child, base: format!("http://127.0.0.1:{port}"), dir, db };
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -70,7 +69,7 @@ async fn call(method: reqwest::Method, url: String, token: &str, body: Option<Va
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let r = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = req.send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -122,7 +121,7 @@ async fn demo_then_token_then_me(backend: Backend) {
         let pid = s.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status().map(|s| s.success()).unwrap_or(false);
         assert!(killed);
-        let status = s.child.wait().unwrap_or_else(|e| panic!("{e}"));
+        let status = s.child.wait().unwrap();
         assert!(status.success(), "SIGTERM is a graceful, successful stop: {status:?}");
     }
     let s2 = start(db, true).await;
@@ -154,7 +153,7 @@ fn token_is_refused_with_an_external_issuer() {
         .args(["token", "--tenant", "x", "--user", "y", "--data-dir", &dir.display().to_string()])
         .env("PB_AUTH_ISSUER", "https://login.example.com")
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("external issuer"));
 }
@@ -171,7 +170,7 @@ fn unsupported_database_scheme_is_refused_clearly() {
 #[test]
 fn migrate_applies_and_is_repeatable() {
     let dir = std::env::temp_dir().join(format!("pb-bin-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite://{}/m.db", dir.display());
     for _ in 0..2 {
         let out = cli(&dir, &db, &["migrate"]);

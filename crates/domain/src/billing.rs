@@ -48,61 +48,6 @@ pub fn check_agreement(needs: AgreementNeeds, accept_agreement: bool, accept_sec
     Ok(())
 }
 
-/// The kinds of payment instrument a profile can hold. Only a processor token and a display hint are
-/// kept; never a card number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentInstrumentKind {
-    Card,
-    BankTransfer,
-}
-
-impl PaymentInstrumentKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            PaymentInstrumentKind::Card => "card",
-            PaymentInstrumentKind::BankTransfer => "bank_transfer",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "card" => Some(Self::Card),
-            "bank_transfer" => Some(Self::BankTransfer),
-            _ => None,
-        }
-    }
-}
-
-/// True when `s` holds something that looks like a payment card number: 12–19 digits (spaces and
-/// dashes between them allowed) passing the Luhn check. Such input is refused, never stored.
-pub fn looks_like_card_number(s: &str) -> bool {
-    let mut digits: Vec<u32> = Vec::new();
-    let mut runs: Vec<Vec<u32>> = Vec::new();
-    for c in s.chars() {
-        if let Some(d) = c.to_digit(10) {
-            digits.push(d);
-        } else if c == ' ' || c == '-' {
-            continue;
-        } else if !digits.is_empty() {
-            runs.push(std::mem::take(&mut digits));
-        }
-    }
-    if !digits.is_empty() {
-        runs.push(digits);
-    }
-    runs.iter().any(|run| {
-        // Any 12–19 digit window that passes Luhn.
-        (12..=19).any(|len| run.len() >= len && run.windows(len).any(luhn))
-    })
-}
-
-fn luhn(digits: &[u32]) -> bool {
-    let sum: u32 =
-        digits.iter().rev().enumerate().map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }).sum();
-    sum.is_multiple_of(10)
-}
-
 /// The currency a new billing profile bills in, from its account's sold-to country.
 pub fn currency_for_country(country: CountryCode) -> Currency {
     const EURO: &[&str] =
@@ -164,6 +109,16 @@ pub fn purchase_blockers(state: crate::PartnerAccountState, linked_account_has_c
     blockers
 }
 
+/// What `GET /partner-account` warns about: every purchase blocker (rules B1, M4, P2), and a legal
+/// profile without a primary contact (rule N4).
+pub fn partner_account_warnings(blockers: &[PurchaseBlocker], legal_profile_has_contact: bool) -> Vec<&'static str> {
+    let mut w: Vec<&'static str> = blockers.iter().map(PurchaseBlocker::code).collect();
+    if !legal_profile_has_contact {
+        w.push("primary_contact_missing");
+    }
+    w
+}
+
 /// What a caller may do on a billing scope (rule A2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BillingAction {
@@ -214,16 +169,6 @@ mod tests {
         assert_eq!(check_agreement(n, true, false), Err(AgreementRefusal::SecondaryAcknowledgementRequired));
         assert_eq!(check_agreement(n, true, true), Ok(()));
         assert!(!agreement_needs(CountryCode::ITALY, true, true).secondary_required);
-    }
-
-    #[test]
-    fn card_numbers_are_recognised() {
-        for card in ["4242424242424242", "4242 4242 4242 4242", "tok 5555-5555-5555-4444 x", "378282246310005"] {
-            assert!(looks_like_card_number(card), "{card}");
-        }
-        for ok in ["tok_visa_4242", "Visa 4242", "pm_1N2b3C4d5E6f", "", "1234567890"] {
-            assert!(!looks_like_card_number(ok), "{ok}");
-        }
     }
 
     #[test]

@@ -32,6 +32,46 @@ impl DirectoryRole {
             DirectoryRole::GlobalAdmin => GLOBAL_ADMIN_TEMPLATE_ID,
         }
     }
+
+    /// The roles a token's `wids` name; template ids this service does not know are ignored.
+    pub fn from_wids<S: AsRef<str>>(wids: &[S]) -> Vec<DirectoryRole> {
+        let mut roles: Vec<DirectoryRole> = [DirectoryRole::GlobalAdmin]
+            .into_iter()
+            .filter(|r| wids.iter().any(|w| w.as_ref().trim().eq_ignore_ascii_case(r.template_id())))
+            .collect();
+        roles.dedup();
+        roles
+    }
+}
+
+/// The directory and partner roles of a user, as stored by this service (directory roles refreshed
+/// from the identity provider whenever the user is seen). Every decision that hangs on them is
+/// made here, once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserRoles {
+    pub directory: Vec<DirectoryRole>,
+    pub partner: Vec<PartnerRole>,
+}
+
+impl UserRoles {
+    /// Rule A1: linking or changing the link needs the tenant's Global administrator.
+    pub fn is_global_admin(&self) -> bool {
+        self.directory.contains(&DirectoryRole::GlobalAdmin)
+    }
+
+    pub fn has_partner_role(&self, role: PartnerRole) -> bool {
+        self.partner.contains(&role)
+    }
+
+    /// The legal profile is changed by a global admin or the partner's account admin.
+    pub fn may_edit_legal_profile(&self) -> bool {
+        self.is_global_admin() || self.has_partner_role(PartnerRole::AccountAdmin)
+    }
+
+    /// Rule A5: membership purchases are made by the MCPP admin or a global admin.
+    pub fn may_purchase(&self) -> bool {
+        self.is_global_admin() || self.has_partner_role(PartnerRole::McppAdmin)
+    }
 }
 
 /// Roles of the partner program, stored by this service.
@@ -144,6 +184,20 @@ mod tests {
         assert!(!BillingRole::InvoiceManager.allowed_at(BillingAccount));
         assert!(BillingRole::SubscriptionCreator.allowed_at(InvoiceSection));
         assert!(!BillingRole::SubscriptionCreator.allowed_at(BillingProfile));
+    }
+
+    #[test]
+    fn rule_a1_global_admin_comes_from_the_template_id_in_wids() {
+        let upper = GLOBAL_ADMIN_TEMPLATE_ID.to_uppercase();
+        assert_eq!(DirectoryRole::from_wids(&[upper.as_str(), "some-other-role"]), vec![DirectoryRole::GlobalAdmin]);
+        assert_eq!(DirectoryRole::from_wids::<&str>(&[]), vec![]);
+        let ga = UserRoles { directory: vec![DirectoryRole::GlobalAdmin], partner: vec![] };
+        assert!(ga.is_global_admin() && ga.may_edit_legal_profile() && ga.may_purchase());
+        let aa = UserRoles { directory: vec![], partner: vec![PartnerRole::AccountAdmin] };
+        assert!(!aa.is_global_admin() && aa.may_edit_legal_profile() && !aa.may_purchase());
+        let mcpp = UserRoles { directory: vec![], partner: vec![PartnerRole::McppAdmin] };
+        assert!(!mcpp.may_edit_legal_profile() && mcpp.may_purchase());
+        assert!(!UserRoles::default().may_purchase());
     }
 
     #[test]

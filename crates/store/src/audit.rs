@@ -3,9 +3,9 @@
 
 use pb_domain::{AuditRecordId, TenantId};
 
-use crate::db::{Tx, on};
+use crate::db::{Tx, args};
 use crate::error::corrupt;
-use crate::{Ctx, Page, Result, Store, StoreError, Ts};
+use crate::{Ctx, Page, Result, Store, StoreError, Ts, UserCtx};
 
 /// What a use case hands to [`write_audit`].
 pub(crate) struct NewAudit {
@@ -22,26 +22,24 @@ pub(crate) struct NewAudit {
 pub(crate) async fn write_audit(tx: &mut Tx, ctx: &Ctx, at: Ts, a: NewAudit) -> Result<()> {
     let before = a.before.map(|v| v.to_string());
     let after = a.after.map(|v| v.to_string());
-    on!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO audit_records (id, tenant_id, actor_kind, actor_id, action, target_kind, target_id, \
-             before_state, after_state, request_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(AuditRecordId::new().to_string())
-        .bind(a.tenant_id.map(|t| t.to_string()))
-        .bind(ctx.actor.kind())
-        .bind(ctx.actor.id())
-        .bind(a.action)
-        .bind(a.target_kind)
-        .bind(&a.target_id)
-        .bind(before)
-        .bind(after)
-        .bind(ctx.request_id.as_deref())
-        .bind(at)
-        .execute(c)
-        .await?
-        .rows_affected()
-    });
+    tx.execute(
+        "INSERT INTO audit_records (id, tenant_id, actor_kind, actor_id, action, target_kind, target_id, \
+         before_state, after_state, request_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        args![
+            AuditRecordId::new(),
+            a.tenant_id.map(|t| t.to_string()),
+            ctx.actor.kind(),
+            ctx.actor.id(),
+            a.action,
+            a.target_kind,
+            a.target_id,
+            before,
+            after,
+            ctx.request_id.as_deref(),
+            at
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -61,7 +59,7 @@ pub struct AuditRecord {
 }
 
 #[derive(sqlx::FromRow)]
-struct AuditRow {
+pub(crate) struct AuditRow {
     id: String,
     tenant_id: Option<String>,
     actor_kind: String,
@@ -106,32 +104,25 @@ pub struct AuditQuery {
 }
 
 impl Store {
-    /// A tenant's audit records, newest first; `cursor` is the last id of the previous page.
-    pub async fn list_audit(&self, tenant_id: TenantId, q: &AuditQuery) -> Result<Page<AuditRecord>> {
+    /// The audit records of the caller's tenant, newest first; `cursor` is the last id of the previous
+    /// page. Only a global admin reads the tenant's audit trail.
+    pub async fn list_audit(&self, cx: &UserCtx, q: &AuditQuery) -> Result<Page<AuditRecord>> {
+        if !cx.is_global_admin() {
+            return Err(StoreError::Forbidden("reading the audit log needs the global admin role".into()));
+        }
         let limit = crate::page_limit(q.limit);
         let cursor = q.cursor.clone().unwrap_or_else(|| "au_~".to_owned());
         let mut tx = self.db.begin().await?;
-        let rows: Vec<AuditRow> = on!(&mut tx, |c| {
-            sqlx::query_as(
+        let rows: Vec<AuditRow> = tx
+            .fetch_all(
                 "SELECT id, tenant_id, actor_kind, actor_id, action, target_kind, target_id, before_state, after_state, \
                  request_id, at FROM audit_records WHERE tenant_id = $1 AND id < $2 AND ($3 IS NULL OR action = $3) \
                  ORDER BY id DESC LIMIT $4",
+                args![cx.tenant(), cursor, q.action.as_deref(), limit + 1],
             )
-            .bind(tenant_id.to_string())
-            .bind(&cursor)
-            .bind(q.action.as_deref())
-            .bind(limit + 1)
-            .fetch_all(c)
-            .await?
-        });
+            .await?;
         tx.commit().await?;
-        let mut items: Vec<AuditRecord> = rows.into_iter().map(AuditRecord::try_from).collect::<Result<_>>()?;
-        let next_cursor = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|r| r.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items: Vec<AuditRecord> = rows.into_iter().map(AuditRecord::try_from).collect::<Result<_>>()?;
+        Ok(Page::of(items, limit, |r| r.id.to_string()))
     }
 }

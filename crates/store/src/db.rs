@@ -1,46 +1,239 @@
-//! One code path for two databases: every query is one SQL text with `$n` placeholders (both drivers
-//! accept them), run by [`on!`] on whichever connection is live. Only the schema and a few named
-//! dialect-specific statements differ.
+//! One code path for two databases. Every query is one SQL text with `$n` placeholders (both
+//! drivers accept them); its parameters are [`Arg`]s and its rows anything that decodes on both
+//! drivers. The dispatch to the live driver happens here and nowhere else, so a use case reads as SQL
+//! and rules. Only the schema and the few statements named below ([`Tx::for_update`]) differ.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Arguments, Database, Decode, Encode, FromRow, PgPool, Postgres, SqlSafeStr, Sqlite, SqlitePool, Transaction, Type};
 
 use crate::error::StoreError;
+use crate::ts::Ts;
 
-/// The live pool.
+/// The live pool, and how many statements went through it (tests count them to prove that a read
+/// does not grow with the data).
 #[derive(Debug, Clone)]
-pub enum Db {
+pub struct Db {
+    pool: Pool,
+    statements: Arc<AtomicU64>,
+}
+
+/// The pool of either backend.
+#[derive(Debug, Clone)]
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
 
 /// An open transaction on either backend.
-pub enum Tx {
+pub struct Tx {
+    conn: Conn,
+    statements: Arc<AtomicU64>,
+}
+
+enum Conn {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// Runs `$body` with `$c` bound to the transaction's connection, once per backend arm. The body is
-/// written once; the macro stamps it out for each driver, so each arm is type-checked on its own.
-macro_rules! on {
-    ($tx:expr, |$c:ident| $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Sqlite(t) => {
-                let $c = &mut **t;
-                $body
-            }
-            $crate::db::Tx::Postgres(t) => {
-                let $c = &mut **t;
-                $body
+/// A query parameter. Each kind binds with the same SQL type on both drivers; `None` binds a typed
+/// NULL, so PostgreSQL never has to guess.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(bool),
+    Time(Option<Ts>),
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(Some(v.to_owned()))
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Self {
+        Arg::Text(Some(v.clone()))
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        Arg::Text(v.map(str::to_owned))
+    }
+}
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+impl From<Ts> for Arg {
+    fn from(v: Ts) -> Self {
+        Arg::Time(Some(v))
+    }
+}
+impl From<Option<Ts>> for Arg {
+    fn from(v: Option<Ts>) -> Self {
+        Arg::Time(v)
+    }
+}
+
+/// Ids are stored as their text form.
+macro_rules! id_args {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Arg {
+            fn from(v: $t) -> Self {
+                Arg::Text(Some(v.to_string()))
             }
         }
-    };
+        impl From<&$t> for Arg {
+            fn from(v: &$t) -> Self {
+                Arg::Text(Some(v.to_string()))
+            }
+        }
+    )*};
 }
-pub(crate) use on;
+id_args!(
+    pb_domain::TenantId,
+    pb_domain::UserId,
+    pb_domain::PartnerAccountId,
+    pb_domain::BillingAccountId,
+    pb_domain::BillingProfileId,
+    pb_domain::InvoiceSectionId,
+    pb_domain::PaymentInstrumentId,
+    pb_domain::AgreementAcceptanceId,
+    pb_domain::BillingLinkId,
+    pb_domain::RoleAssignmentId,
+    pb_domain::AuditRecordId,
+);
+
+/// Builds a `Vec<Arg>` from values of mixed types: `args![tenant, name, now]`.
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { vec![$($crate::db::Arg::from($v)),*] };
+}
+pub(crate) use args;
+
+fn arguments<DB: Database>(args: Vec<Arg>) -> Result<DB::Arguments, StoreError>
+where
+    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<i64>: Encode<'t, DB> + Type<DB>,
+    for<'t> bool: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<Ts>: Encode<'t, DB> + Type<DB>,
+{
+    let mut a = DB::Arguments::default();
+    for arg in args {
+        let added = match arg {
+            Arg::Text(v) => a.add(v),
+            Arg::Int(v) => a.add(v),
+            Arg::Bool(v) => a.add(v),
+            Arg::Time(v) => a.add(v),
+        };
+        added.map_err(|e| StoreError::Corrupt(format!("cannot encode a query parameter: {e}")))?;
+    }
+    Ok(a)
+}
+
+/// A row type that decodes on both drivers (`#[derive(sqlx::FromRow)]` gives both).
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+/// A single column value that decodes on both drivers.
+pub trait Scalar: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres> + Send + Unpin {}
+impl<T> Scalar for T where T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres> + Send + Unpin {}
+
+impl Tx {
+    fn conn(&mut self) -> &mut Conn {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        &mut self.conn
+    }
+
+    /// Runs a statement; the number of rows it touched.
+    pub async fn execute(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<u64, StoreError> {
+        Ok(match self.conn() {
+            Conn::Sqlite(t) => sqlx::query_with(sql, arguments::<Sqlite>(args)?).execute(&mut **t).await?.rows_affected(),
+            Conn::Postgres(t) => sqlx::query_with(sql, arguments::<Postgres>(args)?).execute(&mut **t).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all<T: Row>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
+        Ok(match self.conn() {
+            Conn::Sqlite(t) => sqlx::query_as_with(sql, arguments::<Sqlite>(args)?).fetch_all(&mut **t).await?,
+            Conn::Postgres(t) => sqlx::query_as_with(sql, arguments::<Postgres>(args)?).fetch_all(&mut **t).await?,
+        })
+    }
+
+    pub async fn fetch_optional<T: Row>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Option<T>, StoreError> {
+        Ok(match self.conn() {
+            Conn::Sqlite(t) => sqlx::query_as_with(sql, arguments::<Sqlite>(args)?).fetch_optional(&mut **t).await?,
+            Conn::Postgres(t) => sqlx::query_as_with(sql, arguments::<Postgres>(args)?).fetch_optional(&mut **t).await?,
+        })
+    }
+
+    /// The first column of every row.
+    pub async fn scalars<T: Scalar>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
+        Ok(match self.conn() {
+            Conn::Sqlite(t) => sqlx::query_scalar_with(sql, arguments::<Sqlite>(args)?).fetch_all(&mut **t).await?,
+            Conn::Postgres(t) => sqlx::query_scalar_with(sql, arguments::<Postgres>(args)?).fetch_all(&mut **t).await?,
+        })
+    }
+
+    /// The first column of the first row, if there is a row.
+    pub async fn scalar_optional<T: Scalar>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Option<T>, StoreError> {
+        Ok(match self.conn() {
+            Conn::Sqlite(t) => sqlx::query_scalar_with(sql, arguments::<Sqlite>(args)?).fetch_optional(&mut **t).await?,
+            Conn::Postgres(t) => sqlx::query_scalar_with(sql, arguments::<Postgres>(args)?).fetch_optional(&mut **t).await?,
+        })
+    }
+
+    /// The first column of the one row the query must return.
+    pub async fn scalar<T: Scalar>(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<T, StoreError> {
+        Ok(match self.conn() {
+            Conn::Sqlite(t) => sqlx::query_scalar_with(sql, arguments::<Sqlite>(args)?).fetch_one(&mut **t).await?,
+            Conn::Postgres(t) => sqlx::query_scalar_with(sql, arguments::<Postgres>(args)?).fetch_one(&mut **t).await?,
+        })
+    }
+
+    /// Dialect fork: a row lock for the rest of the transaction. PostgreSQL needs it; SQLite's writers
+    /// already hold the database's write lock (`BEGIN IMMEDIATE`), so it has nothing to add.
+    pub fn for_update(&self) -> &'static str {
+        match self.conn {
+            Conn::Sqlite(_) => "",
+            Conn::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.conn {
+            Conn::Sqlite(t) => t.commit().await?,
+            Conn::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// `$from, $from+1, …` for `n` values: the placeholders of an `IN (…)` list.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
 
 /// Which backend a URL names. Anything but SQLite or PostgreSQL is refused, so a typo never creates
 /// a database somewhere unexpected.
@@ -116,7 +309,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(o)
                     .await?;
-                Ok(Db::Sqlite(pool))
+                Ok(Db::new(Pool::Sqlite(pool)))
             }
             Backend::Postgres => {
                 let mut o = PgConnectOptions::from_str(url).map_err(|e| StoreError::UnsupportedUrl(format!("bad PostgreSQL URL: {e}")))?;
@@ -128,49 +321,57 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(o)
                     .await?;
-                Ok(Db::Postgres(pool))
+                Ok(Db::new(Pool::Postgres(pool)))
             }
         }
     }
 
+    fn new(pool: Pool) -> Db {
+        Db { pool, statements: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// The pool, for tests and diagnostics that must reach past the use cases.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// How many statements the use cases ran through this pool so far.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    fn tx(&self, conn: Conn) -> Tx {
+        Tx { conn, statements: self.statements.clone() }
     }
 
     /// A transaction for reads.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
-        })
+        Ok(self.tx(match &self.pool {
+            Pool::Sqlite(p) => Conn::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Conn::Postgres(p.begin().await?),
+        }))
     }
 
     /// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
     /// so two writers queue on `busy_timeout` instead of one failing when it upgrades its read lock.
     pub async fn begin_write(&self) -> Result<Tx, StoreError> {
-        Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
-        })
+        Ok(self.tx(match &self.pool {
+            Pool::Sqlite(p) => Conn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Conn::Postgres(p.begin().await?),
+        }))
     }
 
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite(p) => p.close().await,
-            Db::Postgres(p) => p.close().await,
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
         }
-    }
-}
-
-impl Tx {
-    pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
-        }
-        Ok(())
     }
 }

@@ -36,6 +36,9 @@ pub enum StoreError {
     /// A field refers to something that does not fit (e.g. a profile of another account).
     #[error("{field}: {message}")]
     Invalid { field: &'static str, code: &'static str, message: String },
+    /// Input the use case parsed itself (after checking the caller may act) was invalid.
+    #[error("invalid fields: {0}")]
+    Fields(pb_domain::FieldErrors),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]

@@ -5,7 +5,7 @@
 //! response. A concurrent repeat sees the claim and is told to retry; a claim abandoned by a crash
 //! is taken over after a minute.
 
-use crate::db::on;
+use crate::db::args;
 use crate::{Result, Store, Ts};
 
 /// How long a completed key is kept.
@@ -50,41 +50,25 @@ impl Store {
     ) -> Result<IdempotencyClaim> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        on!(&mut tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND expires_at < $2")
-            .bind(scope)
-            .bind(now)
-            .execute(c)
-            .await?
-            .rows_affected());
+        tx.execute("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND expires_at < $2", args![scope, now]).await?;
         // Insert first: of two racing first uses, exactly one inserts; the other then reads its row.
-        let inserted = on!(&mut tx, |c| {
-            sqlx::query(
-            "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, method, path, response_status, response_body, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, '', $6, $7) ON CONFLICT (tenant_id, idem_key) DO NOTHING"
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(request_hash)
-        .bind(method)
-        .bind(path)
-        .bind(now)
-        .bind(Ts::from(now.0 + KEEP_FOR))
-        .execute(c)
-        .await?
-        .rows_affected()
-        });
+        let inserted = tx
+            .execute(
+                "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, method, path, response_status, response_body, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 0, '', $6, $7) ON CONFLICT (tenant_id, idem_key) DO NOTHING",
+                args![scope, key, request_hash, method, path, now, Ts::from(now.0 + KEEP_FOR)],
+            )
+            .await?;
         let claim = if inserted == 1 {
             IdempotencyClaim::New
         } else {
-            let row: Option<KeyRow> = on!(&mut tx, |c| {
-                sqlx::query_as(
-                "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2"
-            )
-            .bind(scope)
-            .bind(key)
-            .fetch_optional(c)
-            .await?
-            });
+            let row: Option<KeyRow> = tx
+                .fetch_optional(
+                    "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys \
+                     WHERE tenant_id = $1 AND idem_key = $2",
+                    args![scope, key],
+                )
+                .await?;
             match row {
                 None => IdempotencyClaim::InProgress,
                 Some(r) if r.request_hash != request_hash => IdempotencyClaim::Mismatch,
@@ -95,18 +79,13 @@ impl Store {
                 Some(r) if r.created_at.0 + ABANDONED_AFTER > now.0 => IdempotencyClaim::InProgress,
                 Some(r) => {
                     // Take over an abandoned claim; compare-and-set so only one retry does.
-                    let taken = on!(&mut tx, |c| {
-                        sqlx::query(
-                        "UPDATE idempotency_keys SET created_at = $3 WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0 AND created_at = $4"
-                    )
-                    .bind(scope)
-                    .bind(key)
-                    .bind(now)
-                    .bind(r.created_at)
-                    .execute(c)
-                    .await?
-                    .rows_affected()
-                    });
+                    let taken = tx
+                        .execute(
+                            "UPDATE idempotency_keys SET created_at = $3 \
+                             WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0 AND created_at = $4",
+                            args![scope, key, now, r.created_at],
+                        )
+                        .await?;
                     if taken == 1 { IdempotencyClaim::New } else { IdempotencyClaim::InProgress }
                 }
             }
@@ -119,17 +98,11 @@ impl Store {
     pub async fn complete_idempotency_key(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        on!(&mut tx, |c| sqlx::query(
-            "UPDATE idempotency_keys SET response_status = $3, response_body = $4, expires_at = $5 WHERE tenant_id = $1 AND idem_key = $2"
+        tx.execute(
+            "UPDATE idempotency_keys SET response_status = $3, response_body = $4, expires_at = $5 WHERE tenant_id = $1 AND idem_key = $2",
+            args![scope, key, i64::from(response.status), response.body.as_str(), Ts::from(now.0 + KEEP_FOR)],
         )
-        .bind(scope)
-        .bind(key)
-        .bind(i32::from(response.status))
-        .bind(&response.body)
-        .bind(Ts::from(now.0 + KEEP_FOR))
-        .execute(c)
-        .await?
-        .rows_affected());
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -137,12 +110,8 @@ impl Store {
     /// Forgets an unfinished claim (the request failed on our side), so a retry runs again.
     pub async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        on!(&mut tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0")
-            .bind(scope)
-            .bind(key)
-            .execute(c)
-            .await?
-            .rows_affected());
+        tx.execute("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0", args![scope, key])
+            .await?;
         tx.commit().await?;
         Ok(())
     }

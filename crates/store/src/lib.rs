@@ -6,83 +6,65 @@ use std::sync::Arc;
 
 use pb_domain::Clock;
 
+mod access;
 mod audit;
 mod billing;
+mod ctx;
 pub mod db;
 mod error;
 mod idempotency;
 mod link;
 mod migrate;
+mod model;
 mod notify;
 mod partners;
+mod read;
 mod sessions;
 mod tenants;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod ts;
+mod users;
 
 pub use audit::{AuditQuery, AuditRecord};
-pub use billing::{
-    BillingAccount, BillingAccountPatch, BillingAccountWithProfiles, BillingProfile, InvoiceSection, NewBillingAccount, PaymentInstrument,
-};
-pub use db::{Backend, ConnectOptions, Db, redact_url};
+pub use billing::{BillingAccountPatch, NewBillingAccount};
+pub use ctx::{Actor, Ctx, UserCtx};
+pub use db::{Backend, ConnectOptions, Db, Pool, redact_url};
 pub use error::{Result, StoreError};
 pub use idempotency::{IdempotencyClaim, StoredResponse};
-pub use link::{AccountChoice, AgreementAcceptance, BillingLink, LinkCommand, LinkOutcome, LinkReview, ProfileChoice, SetupCommand};
+pub use link::{AccountChoice, LinkCommand, LinkOutcome, LinkReview, ProfileChoice, SetupCommand};
 pub use migrate::{Readiness, migration_names};
+pub use model::{
+    AgreementAcceptance, BillingAccount, BillingAccountWithProfiles, BillingLink, BillingProfile, InvoiceSection, PartnerAccount,
+    PaymentInstrument, PendingLegalProfile, User,
+};
 pub use notify::{Notification, OutboxEmail};
-pub use partners::{PartnerAccount, PutPartnerAccount};
+pub use partners::{PartnerOverview, PutPartnerAccount};
 pub use sessions::WebSession;
-pub use tenants::{NewUser, SeenUser, Tenant, User};
+pub use tenants::Tenant;
 pub use ts::Ts;
-
-/// Who is acting, for the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    /// A platform operator (rule A6).
-    Operator { subject: String },
-    /// A user of a tenant.
-    User { user_id: pb_domain::UserId, global_admin: bool },
-    /// The service itself (demo seeding, scheduled jobs).
-    System,
-}
-
-impl Actor {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Actor::Operator { .. } => "operator",
-            Actor::User { .. } => "user",
-            Actor::System => "system",
-        }
-    }
-
-    pub fn id(&self) -> String {
-        match self {
-            Actor::Operator { subject } => subject.clone(),
-            Actor::User { user_id, .. } => user_id.to_string(),
-            Actor::System => "system".to_owned(),
-        }
-    }
-}
-
-/// The context of one write: who does it and under which request id (both go to the audit record).
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub actor: Actor,
-    pub request_id: Option<String>,
-}
-
-impl Ctx {
-    pub fn system() -> Self {
-        Ctx { actor: Actor::System, request_id: None }
-    }
-}
+pub use users::{NewUser, SeenUser};
 
 /// A page of a list: `next_cursor` is the value to pass as `cursor` for the next page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page from `limit + 1` fetched items: the extra one only says that there is a next page,
+    /// whose cursor is the key of the last item kept.
+    pub(crate) fn of(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Page<T> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(key)
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
 }
 
 /// The store: a pool and a clock.

@@ -1,6 +1,6 @@
 use sqlx::migrate::Migrator;
 
-use crate::db::{Db, on};
+use crate::db::{Pool, args};
 use crate::{Result, Store};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -22,18 +22,18 @@ impl Readiness {
 
 impl Store {
     fn migrator(&self) -> &'static Migrator {
-        match self.db {
-            Db::Sqlite(_) => &SQLITE,
-            Db::Postgres(_) => &POSTGRES,
+        match self.db.pool() {
+            Pool::Sqlite(_) => &SQLITE,
+            Pool::Postgres(_) => &POSTGRES,
         }
     }
 
     /// Applies every pending migration. Safe to run from several nodes at once: sqlx takes an
     /// advisory lock on PostgreSQL, and SQLite serialises writers.
     pub async fn migrate(&self) -> Result<()> {
-        match &self.db {
-            Db::Sqlite(p) => SQLITE.run(p).await?,
-            Db::Postgres(p) => POSTGRES.run(p).await?,
+        match self.db.pool() {
+            Pool::Sqlite(p) => SQLITE.run(p).await?,
+            Pool::Postgres(p) => POSTGRES.run(p).await?,
         }
         Ok(())
     }
@@ -43,9 +43,7 @@ impl Store {
         let expected_version = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
         let applied = async {
             let mut tx = self.db.begin().await?;
-            let v: Option<i64> = on!(&mut tx, |c| {
-                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE").fetch_one(c).await?
-            });
+            let v: Option<i64> = tx.scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE", args![]).await?;
             tx.commit().await?;
             Ok::<_, crate::StoreError>(v)
         }
@@ -63,8 +61,7 @@ impl Store {
 
     async fn ping(&self) -> bool {
         let Ok(mut tx) = self.db.begin().await else { return false };
-        let r: Result<i32, sqlx::Error> = on!(&mut tx, |c| sqlx::query_scalar("SELECT 1").fetch_one(c).await);
-        r.is_ok()
+        tx.scalar::<i32>("SELECT 1", args![]).await.is_ok()
     }
 }
 

@@ -1,11 +1,10 @@
 //! In-product notifications and the email outbox, written inside the transaction of the change they
 //! announce (rules N8, T2, T4): committed together or not at all.
 
-use pb_domain::{TenantId, UserId};
+use pb_domain::TenantId;
 
-use crate::db::{Tx, on};
-use crate::error::corrupt;
-use crate::{Page, Result, Store, StoreError, Ts};
+use crate::db::{Tx, args};
+use crate::{Page, Result, Store, StoreError, Ts, UserCtx};
 
 pub(crate) struct Announcement {
     pub kind: &'static str,
@@ -23,53 +22,57 @@ pub(crate) enum Audience {
     GlobalAndMcppAdmins,
 }
 
-/// Notifies the tenant's users of `audience`: one in-product notification and one queued email each.
+/// Notifies the tenant's users of `audience`: one in-product notification each, and one queued
+/// email for each who has an email address. Recipients come from the stored roles (rule A1's one
+/// source), so a global admin known only from a token's `wids` hears of it too.
 pub(crate) async fn announce(tx: &mut Tx, tenant: TenantId, now: Ts, audience: Audience, a: &Announcement) -> Result<usize> {
     let with_mcpp = audience == Audience::GlobalAndMcppAdmins;
-    let recipients: Vec<(String, String)> = on!(&mut *tx, |c| {
-        sqlx::query_as(
-        "SELECT id, email FROM users WHERE tenant_id = $1 AND (directory_roles LIKE '%global_admin%' OR ($2 AND partner_roles LIKE '%mcpp_admin%')) ORDER BY id"
-    )
-    .bind(tenant.to_string())
-    .bind(with_mcpp)
-    .fetch_all(c)
-    .await?
-    });
-    for (user, email) in &recipients {
-        on!(&mut *tx, |c| {
-            sqlx::query(
-            "INSERT INTO notifications (id, tenant_id, user_id, kind, title, body, action_url, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    let recipients: Vec<(String, String)> = tx
+        .fetch_all(
+            "SELECT u.id, u.email FROM users u WHERE u.tenant_id = $1 AND (\
+               EXISTS (SELECT 1 FROM user_directory_roles d WHERE d.user_id = u.id AND d.role = 'global_admin') \
+               OR ($2 AND EXISTS (SELECT 1 FROM user_partner_roles p WHERE p.user_id = u.id AND p.role = 'mcpp_admin'))) \
+             ORDER BY u.id",
+            args![tenant, with_mcpp],
         )
-        .bind(format!("nt_{}", uuid::Uuid::now_v7().simple()))
-        .bind(tenant.to_string())
-        .bind(user)
-        .bind(a.kind)
-        .bind(&a.title)
-        .bind(&a.body)
-        .bind(a.action_url.as_deref())
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected()
-        });
+        .await?;
+    for (user, email) in &recipients {
+        tx.execute(
+            "INSERT INTO notifications (id, tenant_id, user_id, kind, title, body, action_url, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                format!("nt_{}", uuid::Uuid::now_v7().simple()),
+                tenant,
+                user.as_str(),
+                a.kind,
+                a.title.as_str(),
+                a.body.as_str(),
+                a.action_url.as_deref(),
+                now
+            ],
+        )
+        .await?;
         if email.contains('@') {
-            on!(&mut *tx, |c| {
-                sqlx::query(
-                "INSERT INTO email_outbox (id, tenant_id, to_address, subject, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"
+            tx.execute(
+                "INSERT INTO email_outbox (id, tenant_id, to_address, subject, body, created_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                args![format!("em_{}", uuid::Uuid::now_v7().simple()), tenant, email.as_str(), a.title.as_str(), a.body.as_str(), now],
             )
-            .bind(format!("em_{}", uuid::Uuid::now_v7().simple()))
-            .bind(tenant.to_string())
-            .bind(email)
-            .bind(&a.title)
-            .bind(&a.body)
-            .bind(now)
-            .execute(c)
-            .await?
-            .rows_affected()
-            });
+            .await?;
         }
     }
     Ok(recipients.len())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+struct NotificationRow {
+    id: String,
+    kind: String,
+    title: String,
+    body: String,
+    action_url: Option<String>,
+    created_at: Ts,
+    read_at: Option<Ts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,17 +86,6 @@ pub struct Notification {
     pub read_at: Option<time::OffsetDateTime>,
 }
 
-#[derive(sqlx::FromRow)]
-struct NotificationRow {
-    id: String,
-    kind: String,
-    title: String,
-    body: String,
-    action_url: Option<String>,
-    created_at: Ts,
-    read_at: Option<Ts>,
-}
-
 /// A queued email, as the outbox holds it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutboxEmail {
@@ -104,28 +96,19 @@ pub struct OutboxEmail {
 }
 
 impl Store {
-    /// The user's notifications, newest first.
-    pub async fn list_notifications(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        cursor: Option<&str>,
-        limit: Option<u32>,
-    ) -> Result<Page<Notification>> {
+    /// The caller's notifications, newest first.
+    pub async fn list_notifications(&self, cx: &UserCtx, cursor: Option<&str>, limit: Option<u32>) -> Result<Page<Notification>> {
         let limit = crate::page_limit(limit);
         let mut tx = self.db.begin().await?;
-        let rows: Vec<NotificationRow> = on!(&mut tx, |c| sqlx::query_as(
-            "SELECT id, kind, title, body, action_url, created_at, read_at FROM notifications \
-             WHERE tenant_id = $1 AND user_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4"
-        )
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .bind(cursor.unwrap_or("nt_~"))
-        .bind(limit + 1)
-        .fetch_all(c)
-        .await?);
+        let rows: Vec<NotificationRow> = tx
+            .fetch_all(
+                "SELECT id, kind, title, body, action_url, created_at, read_at FROM notifications \
+                 WHERE tenant_id = $1 AND user_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4",
+                args![cx.tenant(), cx.user_id(), cursor.unwrap_or("nt_~"), limit + 1],
+            )
+            .await?;
         tx.commit().await?;
-        let mut items: Vec<Notification> = rows
+        let items = rows
             .into_iter()
             .map(|r| Notification {
                 id: r.id,
@@ -137,49 +120,48 @@ impl Store {
                 read_at: r.read_at.map(|t| t.0),
             })
             .collect();
-        let next_cursor = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|n| n.id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::of(items, limit, |n: &Notification| n.id.clone()))
     }
 
-    /// Marks one of the user's notifications read (idempotent).
-    pub async fn mark_notification_read(&self, tenant: TenantId, user: UserId, id: &str) -> Result<()> {
+    /// How many of the caller's notifications are unread (the bell).
+    pub async fn unread_notifications(&self, cx: &UserCtx) -> Result<i64> {
+        let mut tx = self.db.begin().await?;
+        let n: i64 = tx
+            .scalar(
+                "SELECT COUNT(*) FROM notifications WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL",
+                args![cx.tenant(), cx.user_id()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Marks one of the caller's notifications read (idempotent).
+    pub async fn mark_notification_read(&self, cx: &UserCtx, id: &str) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        let found: Option<String> =
-            on!(&mut tx, |c| sqlx::query_scalar("SELECT id FROM notifications WHERE tenant_id = $1 AND user_id = $2 AND id = $3")
-                .bind(tenant.to_string())
-                .bind(user.to_string())
-                .bind(id)
-                .fetch_optional(c)
-                .await?);
+        let found: Option<String> = tx
+            .scalar_optional(
+                "SELECT id FROM notifications WHERE tenant_id = $1 AND user_id = $2 AND id = $3",
+                args![cx.tenant(), cx.user_id(), id],
+            )
+            .await?;
         if found.is_none() {
             return Err(StoreError::NotFound("notification"));
         }
-        on!(&mut tx, |c| sqlx::query("UPDATE notifications SET read_at = $2 WHERE id = $1 AND read_at IS NULL")
-            .bind(id)
-            .bind(now)
-            .execute(c)
-            .await?
-            .rows_affected());
-        tx.commit().await?;
-        Ok(())
+        tx.execute("UPDATE notifications SET read_at = $2 WHERE id = $1 AND read_at IS NULL", args![id, now]).await?;
+        tx.commit().await
     }
 
     /// Emails of the tenant not yet sent, oldest first.
     pub async fn pending_emails(&self, tenant: TenantId) -> Result<Vec<OutboxEmail>> {
         let mut tx = self.db.begin().await?;
-        let rows: Vec<OutboxEmail> = on!(&mut tx, |c| sqlx::query_as(
-            "SELECT id, to_address, subject, body FROM email_outbox WHERE tenant_id = $1 AND sent_at IS NULL ORDER BY id"
-        )
-        .bind(tenant.to_string())
-        .fetch_all(c)
-        .await
-        .map_err(|e| corrupt("outbox", e))?);
+        let rows: Vec<OutboxEmail> = tx
+            .fetch_all(
+                "SELECT id, to_address, subject, body FROM email_outbox WHERE tenant_id = $1 AND sent_at IS NULL ORDER BY id",
+                args![tenant],
+            )
+            .await?;
         tx.commit().await?;
         Ok(rows)
     }

@@ -1,82 +1,26 @@
-//! The partner account of a tenant: state and legal profile (rules P2, N3).
+//! The partner account of a tenant: state, legal profile, and what purchases need of it now
+//! (rules P2, N1, N3, M4).
 
-use pb_domain::{DisplayName, LegalProfile, LegalProfileChange, PartnerAccountId, PartnerAccountState, TenantId};
+use pb_domain::billing::{PurchaseBlocker, purchase_blockers};
+use pb_domain::{DisplayName, LegalProfile, LegalProfileInput, PartnerAccountId, PartnerAccountState, TenantId};
 use serde_json::json;
 
 use crate::audit::{NewAudit, write_audit};
-use crate::db::{Tx, on};
+use crate::db::{Tx, args};
 use crate::error::corrupt;
-use crate::link::current_link_in_tx;
+use crate::model::{BillingLink, PartnerAccount, PendingLegalProfile};
 use crate::notify::{Announcement, Audience, announce};
-use crate::{Ctx, Result, Store, StoreError, Ts};
+use crate::read::{current_link_in_tx, partner_in_tx};
+use crate::{Ctx, Result, Store, StoreError, Ts, UserCtx};
 
-/// A submitted legal profile change awaiting an operator's verification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingLegalProfile {
-    pub change: LegalProfileChange,
-    pub submitted_by: String,
-    pub submitted_at: time::OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartnerAccount {
-    pub id: PartnerAccountId,
-    pub tenant_id: TenantId,
-    pub partner_id: String,
-    pub name: String,
-    pub state: PartnerAccountState,
-    /// The verified profile: the only one used anywhere else (rule N3).
-    pub legal_profile: LegalProfile,
-    pub pending_legal_profile: Option<PendingLegalProfile>,
-    /// Bumped by every link change; the `ETag` of the partner account (rule C6).
-    pub link_version: i64,
-    pub created_at: time::OffsetDateTime,
-    pub updated_at: time::OffsetDateTime,
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct PartnerRow {
-    id: String,
-    tenant_id: String,
-    partner_id: String,
-    name: String,
-    state: String,
-    legal_profile: String,
-    pending_legal_profile: Option<String>,
-    pending_submitted_by: Option<String>,
-    pending_submitted_at: Option<Ts>,
-    link_version: i64,
-    created_at: Ts,
-    updated_at: Ts,
-}
-
-pub(crate) const PARTNER_COLUMNS: &str = "id, tenant_id, partner_id, name, state, legal_profile, pending_legal_profile, \
-     pending_submitted_by, pending_submitted_at, link_version, created_at, updated_at";
-
-impl TryFrom<PartnerRow> for PartnerAccount {
-    type Error = StoreError;
-    fn try_from(r: PartnerRow) -> Result<Self> {
-        let pending = match (r.pending_legal_profile, r.pending_submitted_by, r.pending_submitted_at) {
-            (Some(p), Some(by), Some(at)) => Some(PendingLegalProfile {
-                change: serde_json::from_str(&p).map_err(|e| corrupt("pending legal profile", e))?,
-                submitted_by: by,
-                submitted_at: at.0,
-            }),
-            _ => None,
-        };
-        Ok(PartnerAccount {
-            id: PartnerAccountId::parse(&r.id).map_err(|e| corrupt("partner account id", e))?,
-            tenant_id: TenantId::parse(&r.tenant_id).map_err(|e| corrupt("tenant id", e))?,
-            partner_id: r.partner_id,
-            name: r.name,
-            state: PartnerAccountState::parse(&r.state).ok_or_else(|| corrupt("partner state", &r.state))?,
-            legal_profile: serde_json::from_str(&r.legal_profile).map_err(|e| corrupt("legal profile", e))?,
-            pending_legal_profile: pending,
-            link_version: r.link_version,
-            created_at: r.created_at.0,
-            updated_at: r.updated_at.0,
-        })
-    }
+/// The partner account with the link in force and what stops purchases now (rule M4): everything
+/// `GET /partner-account`, the billing profile page and the membership page show, read at once.
+#[derive(Debug, Clone)]
+pub struct PartnerOverview {
+    pub partner: PartnerAccount,
+    pub link: Option<BillingLink>,
+    /// Empty when membership purchases can go through.
+    pub blockers: Vec<PurchaseBlocker>,
 }
 
 /// What an operator puts when creating or replacing a tenant's partner account.
@@ -100,18 +44,6 @@ fn snapshot(p: &PartnerAccount) -> serde_json::Value {
     })
 }
 
-/// Reads the partner account inside a transaction (locking it on PostgreSQL when `for_update`).
-pub(crate) async fn partner_in_tx(tx: &mut Tx, tenant_id: TenantId, for_update: bool) -> Result<Option<PartnerAccount>> {
-    let lock = match (tx_is_pg(tx), for_update) {
-        (true, true) => " FOR UPDATE",
-        _ => "",
-    };
-    let sql = format!("SELECT {PARTNER_COLUMNS} FROM partner_accounts WHERE tenant_id = $1{lock}");
-    let row: Option<PartnerRow> =
-        on!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id.to_string()).fetch_optional(c).await?);
-    row.map(PartnerAccount::try_from).transpose()
-}
-
 /// Rule N1/T1: when a partner account becomes active with nothing linked, its global admins are
 /// prompted, in the product and by email, to link a billing account and profile.
 async fn prompt_to_link(tx: &mut Tx, before: Option<PartnerAccountState>, after: &PartnerAccount, now: Ts) -> Result<()> {
@@ -131,8 +63,16 @@ async fn prompt_to_link(tx: &mut Tx, before: Option<PartnerAccountState>, after:
     Ok(())
 }
 
-fn tx_is_pg(tx: &Tx) -> bool {
-    matches!(tx, Tx::Postgres(_))
+/// Rules B1, M4, P2: what stops purchases for this partner account and link, read in `tx`.
+async fn blockers_in_tx(tx: &mut Tx, partner: &PartnerAccount, link: Option<&BillingLink>) -> Result<Vec<PurchaseBlocker>> {
+    let contact = match link {
+        Some(l) => Some(
+            tx.scalar::<bool>("SELECT primary_contact IS NOT NULL FROM billing_accounts WHERE id = $1", args![l.billing_account_id])
+                .await?,
+        ),
+        None => None,
+    };
+    Ok(purchase_blockers(partner.state, contact))
 }
 
 impl Store {
@@ -143,14 +83,27 @@ impl Store {
         p.ok_or(StoreError::NotFound("partner account"))
     }
 
+    /// The partner account, its link in force and its purchase blockers, in one read (rule M4).
+    pub async fn partner_overview(&self, tenant_id: TenantId) -> Result<PartnerOverview> {
+        let mut tx = self.db.begin().await?;
+        let partner = partner_in_tx(&mut tx, tenant_id, false).await?.ok_or(StoreError::NotFound("partner account"))?;
+        let link = current_link_in_tx(&mut tx, partner.id).await?;
+        let blockers = blockers_in_tx(&mut tx, &partner, link.as_ref()).await?;
+        tx.commit().await?;
+        Ok(PartnerOverview { partner, link, blockers })
+    }
+
+    /// Whether the caller may submit legal profile changes (the pages ask before offering the form).
+    pub fn may_edit_legal_profile(&self, cx: &UserCtx) -> bool {
+        cx.roles().may_edit_legal_profile()
+    }
+
     /// Creates or replaces the tenant's partner account (operator). Returns whether it was created.
     /// Replacing keeps the link, its version and any pending legal profile change.
     pub async fn put_partner_account(&self, ctx: &Ctx, tenant_id: TenantId, put: &PutPartnerAccount) -> Result<(PartnerAccount, bool)> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        let tenant: Option<String> = on!(&mut tx, |c| {
-            sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1").bind(tenant_id.to_string()).fetch_optional(c).await?
-        });
+        let tenant: Option<String> = tx.scalar_optional("SELECT id FROM tenants WHERE id = $1", args![tenant_id]).await?;
         if tenant.is_none() {
             return Err(StoreError::NotFound("tenant"));
         }
@@ -159,38 +112,28 @@ impl Store {
         let created = before.is_none();
         match &before {
             None => {
-                on!(&mut tx, |c| {
-                    sqlx::query(
-                        "INSERT INTO partner_accounts (id, tenant_id, partner_id, name, state, legal_profile, link_version, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
-                    )
-                    .bind(PartnerAccountId::new().to_string())
-                    .bind(tenant_id.to_string())
-                    .bind(&put.partner_id)
-                    .bind(put.name.as_str())
-                    .bind(put.state.as_str())
-                    .bind(&profile)
-                    .bind(now)
-                    .execute(c)
-                    .await?.rows_affected()
-                });
+                tx.execute(
+                    "INSERT INTO partner_accounts (id, tenant_id, partner_id, name, state, legal_profile, link_version, created_at, \
+                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
+                    args![
+                        PartnerAccountId::new(),
+                        tenant_id,
+                        put.partner_id.as_str(),
+                        put.name.as_str(),
+                        put.state.as_str(),
+                        profile.as_str(),
+                        now
+                    ],
+                )
+                .await?;
             }
             Some(_) => {
-                on!(&mut tx, |c| {
-                    sqlx::query(
-                        "UPDATE partner_accounts SET partner_id = $2, name = $3, state = $4, legal_profile = $5, updated_at = $6 \
-                         WHERE tenant_id = $1",
-                    )
-                    .bind(tenant_id.to_string())
-                    .bind(&put.partner_id)
-                    .bind(put.name.as_str())
-                    .bind(put.state.as_str())
-                    .bind(&profile)
-                    .bind(now)
-                    .execute(c)
-                    .await?
-                    .rows_affected()
-                });
+                tx.execute(
+                    "UPDATE partner_accounts SET partner_id = $2, name = $3, state = $4, legal_profile = $5, updated_at = $6 \
+                     WHERE tenant_id = $1",
+                    args![tenant_id, put.partner_id.as_str(), put.name.as_str(), put.state.as_str(), profile.as_str(), now],
+                )
+                .await?;
             }
         }
         let after = partner_in_tx(&mut tx, tenant_id, false).await?.ok_or(StoreError::NotFound("partner account"))?;
@@ -218,15 +161,8 @@ impl Store {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let before = partner_in_tx(&mut tx, tenant_id, true).await?.ok_or(StoreError::NotFound("partner account"))?;
-        on!(&mut tx, |c| {
-            sqlx::query("UPDATE partner_accounts SET state = $2, updated_at = $3 WHERE tenant_id = $1")
-                .bind(tenant_id.to_string())
-                .bind(state.as_str())
-                .bind(now)
-                .execute(c)
-                .await?
-                .rows_affected()
-        });
+        tx.execute("UPDATE partner_accounts SET state = $2, updated_at = $3 WHERE tenant_id = $1", args![tenant_id, state.as_str(), now])
+            .await?;
         let after = PartnerAccount { state, updated_at: now.0, ..before.clone() };
         prompt_to_link(&mut tx, Some(before.state), &after, now).await?;
         write_audit(
@@ -248,25 +184,24 @@ impl Store {
     }
 
     /// Records a legal profile change as pending (rule N3): nothing uses it until it is verified.
-    /// A newer submission replaces an older pending one.
-    pub async fn submit_legal_profile_change(&self, ctx: &Ctx, tenant_id: TenantId, change: &LegalProfileChange) -> Result<PartnerAccount> {
+    /// A newer submission replaces an older pending one. Only a global admin or the partner's account
+    /// admin may submit one; their input is parsed after that check, so others learn nothing of it.
+    pub async fn submit_legal_profile_change(&self, cx: &UserCtx, input: &LegalProfileInput) -> Result<PartnerAccount> {
+        if !self.may_edit_legal_profile(cx) {
+            return Err(StoreError::Forbidden("changing the legal profile needs the global admin or account admin role".into()));
+        }
+        let change = &input.parse_change().map_err(StoreError::Fields)?;
+        let (ctx, tenant_id) = (cx.ctx(), cx.tenant());
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let before = partner_in_tx(&mut tx, tenant_id, true).await?.ok_or(StoreError::NotFound("partner account"))?;
         let pending = to_json(change)?;
-        on!(&mut tx, |c| {
-            sqlx::query(
-                "UPDATE partner_accounts SET pending_legal_profile = $2, pending_submitted_by = $3, pending_submitted_at = $4, \
-                 updated_at = $4 WHERE tenant_id = $1",
-            )
-            .bind(tenant_id.to_string())
-            .bind(&pending)
-            .bind(ctx.actor.id())
-            .bind(now)
-            .execute(c)
-            .await?
-            .rows_affected()
-        });
+        tx.execute(
+            "UPDATE partner_accounts SET pending_legal_profile = $2, pending_submitted_by = $3, pending_submitted_at = $4, \
+             updated_at = $4 WHERE tenant_id = $1",
+            args![tenant_id, pending, ctx.actor.id(), now],
+        )
+        .await?;
         write_audit(
             &mut tx,
             ctx,
@@ -300,18 +235,12 @@ impl Store {
             return Err(StoreError::conflict("no_pending_change", "the legal profile has no pending change to verify"));
         };
         let verified = before.legal_profile.apply(&pending.change);
-        on!(&mut tx, |c| {
-            sqlx::query(
-                "UPDATE partner_accounts SET legal_profile = $2, pending_legal_profile = NULL, pending_submitted_by = NULL, \
-                 pending_submitted_at = NULL, updated_at = $3 WHERE tenant_id = $1",
-            )
-            .bind(tenant_id.to_string())
-            .bind(to_json(&verified)?)
-            .bind(now)
-            .execute(c)
-            .await?
-            .rows_affected()
-        });
+        tx.execute(
+            "UPDATE partner_accounts SET legal_profile = $2, pending_legal_profile = NULL, pending_submitted_by = NULL, \
+             pending_submitted_at = NULL, updated_at = $3 WHERE tenant_id = $1",
+            args![tenant_id, to_json(&verified)?, now],
+        )
+        .await?;
         write_audit(
             &mut tx,
             ctx,

@@ -3,7 +3,7 @@
 
 use pb_domain::{TenantId, UserId};
 
-use crate::db::on;
+use crate::db::args;
 use crate::error::corrupt;
 use crate::{Result, Store, Ts};
 
@@ -34,19 +34,12 @@ impl Store {
     ) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        on!(&mut tx, |c| sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1").bind(now).execute(c).await?.rows_affected());
-        on!(&mut tx, |c| sqlx::query(
-            "INSERT INTO web_sessions (token_hash, tenant_id, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        tx.execute("DELETE FROM web_sessions WHERE expires_at < $1", args![now]).await?;
+        tx.execute(
+            "INSERT INTO web_sessions (token_hash, tenant_id, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            args![token_hash, tenant, user, csrf, now, Ts::from(now.0 + ttl)],
         )
-        .bind(token_hash)
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .bind(csrf)
-        .bind(now)
-        .bind(Ts::from(now.0 + ttl))
-        .execute(c)
-        .await?
-        .rows_affected());
+        .await?;
         tx.commit().await
     }
 
@@ -54,13 +47,12 @@ impl Store {
     pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let row: Option<SessionRow> = on!(&mut tx, |c| sqlx::query_as(
-            "SELECT tenant_id, user_id, csrf_token, expires_at FROM web_sessions WHERE token_hash = $1 AND expires_at > $2"
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(c)
-        .await?);
+        let row: Option<SessionRow> = tx
+            .fetch_optional(
+                "SELECT tenant_id, user_id, csrf_token, expires_at FROM web_sessions WHERE token_hash = $1 AND expires_at > $2",
+                args![token_hash, now],
+            )
+            .await?;
         tx.commit().await?;
         row.map(|r| {
             Ok(WebSession {
@@ -75,7 +67,7 @@ impl Store {
 
     pub async fn delete_web_session(&self, token_hash: &str) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        on!(&mut tx, |c| sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1").bind(token_hash).execute(c).await?.rows_affected());
+        tx.execute("DELETE FROM web_sessions WHERE token_hash = $1", args![token_hash]).await?;
         tx.commit().await
     }
 }

@@ -1,6 +1,7 @@
 //! Test support: a fresh, migrated store on SQLite (always) or PostgreSQL (when
 //! `PB_TEST_DATABASE_URL` is set). Each PostgreSQL store lives in its own schema so tests run in
-//! parallel on one database.
+//! parallel on one database. Failing to set up is a test failure, so this module panics on purpose.
+#![expect(clippy::expect_used, reason = "test support fails the test loudly when it cannot set up")]
 
 use std::io::Write;
 use std::sync::Arc;
@@ -50,12 +51,9 @@ pub async fn fresh_database(backend: Backend, test: &str) -> Option<(String, Con
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
             let admin = Store::connect(&url, &ConnectOptions { max_connections: Some(1), ..Default::default() }, Arc::new(SystemClock))
                 .await
-                .unwrap_or_else(|e| panic!("PB_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
-            if let crate::Db::Postgres(p) = &admin.db {
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(p)
-                    .await
-                    .unwrap_or_else(|e| panic!("cannot create test schema: {e}"));
+                .expect("PB_TEST_DATABASE_URL is set but PostgreSQL is unreachable");
+            if let crate::db::Pool::Postgres(p) = admin.db.pool() {
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(p).await.expect("cannot create test schema");
             }
             admin.close().await;
             Some((url, ConnectOptions { pg_schema: Some(schema), max_connections: Some(8) }))
@@ -66,22 +64,29 @@ pub async fn fresh_database(backend: Backend, test: &str) -> Option<(String, Con
 /// A fresh migrated store with the given clock.
 pub async fn store_with_clock(backend: Backend, test: &str, clock: Arc<dyn Clock>) -> Option<Store> {
     let (url, opts) = fresh_database(backend, test).await?;
-    let store = Store::connect(&url, &opts, clock).await.unwrap_or_else(|e| panic!("cannot open test store: {e}"));
-    store.migrate().await.unwrap_or_else(|e| panic!("cannot migrate test store: {e}"));
+    let store = Store::connect(&url, &opts, clock).await.expect("cannot open test store");
+    store.migrate().await.expect("cannot migrate test store");
     Some(store)
 }
 
-/// Generates one `#[tokio::test]` per backend for each named `async fn(Store)` in scope:
+/// The store as it is: the default set-up of [`both_backends!`].
+pub async fn ready(store: Store) -> Store {
+    store
+}
+
+/// Generates one `#[tokio::test]` per backend for each named `async fn(T)` in scope, where `T` is
+/// what the set-up makes of a fresh store (the store itself by default; `with path::to::setup;`
+/// names an `async fn(Store) -> T`, e.g. one that builds a whole app over it).
 /// `sqlite::name` always runs; `postgres::name` runs when `PB_TEST_DATABASE_URL` is set.
 #[macro_export]
 macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
+    (with $setup:path; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     if let Some(s) = $crate::testing::store($crate::Backend::Sqlite, stringify!($name)).await {
-                        super::$name(s).await
+                        super::$name($setup(s).await).await
                     }
                 }
             )*
@@ -91,12 +96,37 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     if let Some(s) = $crate::testing::store($crate::Backend::Postgres, stringify!($name)).await {
-                        super::$name(s).await
+                        super::$name($setup(s).await).await
                     }
                 }
             )*
         }
     };
+    ($($name:ident),* $(,)?) => {
+        $crate::both_backends!(with $crate::testing::ready; $($name),*);
+    };
+}
+
+/// Every audit record of a tenant, oldest first, read past the use cases (which show the trail to
+/// the tenant's global admins only).
+pub async fn audit_trail(store: &Store, tenant: pb_domain::TenantId) -> Vec<crate::AuditRecord> {
+    let mut tx = store.db.begin().await.expect("begin");
+    let rows: Vec<crate::audit::AuditRow> = tx
+        .fetch_all(
+            "SELECT id, tenant_id, actor_kind, actor_id, action, target_kind, target_id, before_state, after_state, request_id, at \
+             FROM audit_records WHERE tenant_id = $1 ORDER BY id",
+            crate::db::args![tenant],
+        )
+        .await
+        .expect("read the audit trail");
+    tx.commit().await.expect("commit");
+    rows.into_iter().map(|r| crate::AuditRecord::try_from(r).expect("stored audit record")).collect()
+}
+
+/// The context of a stored user of `tenant` found by id or email.
+pub async fn user_ctx(store: &Store, tenant: pb_domain::TenantId, user: &str) -> crate::UserCtx {
+    let u = store.find_user(tenant, user).await.expect("test user");
+    crate::UserCtx::new(&u, None)
 }
 
 /// A URL of a new, empty database for `backend`, for tests that start the real binary (which
@@ -113,12 +143,9 @@ pub async fn fresh_database_url(backend: Backend, test: &str) -> Option<String> 
             let name = format!("pb_bin_{}", uuid::Uuid::new_v4().simple());
             let admin = Store::connect(&url, &ConnectOptions { max_connections: Some(1), ..Default::default() }, Arc::new(SystemClock))
                 .await
-                .unwrap_or_else(|e| panic!("PB_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
-            if let crate::Db::Postgres(p) = &admin.db {
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(p)
-                    .await
-                    .unwrap_or_else(|e| panic!("cannot create test database: {e}"));
+                .expect("PB_TEST_DATABASE_URL is set but PostgreSQL is unreachable");
+            if let crate::db::Pool::Postgres(p) = admin.db.pool() {
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(p).await.expect("cannot create test database");
             }
             admin.close().await;
             let base = url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(url);

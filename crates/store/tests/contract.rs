@@ -1,4 +1,7 @@
 //! The store contract: every test runs on SQLite, and on PostgreSQL when `PB_TEST_DATABASE_URL` is set.
+// Helpers and the plain `async fn` test bodies that `both_backends!` wraps are not `#[test]`s, so
+// clippy's `allow-unwrap-in-tests` cannot see that they are test code.
+#![expect(clippy::unwrap_used, reason = "a test fails loudly where a value must be there")]
 
 use std::sync::Arc;
 
@@ -6,21 +9,22 @@ use pb_domain::{
     AddressInput, ContactInput, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, PartnerAccountState, PartnerRole, SystemClock,
     TenantId, UserId,
 };
+use pb_store::testing::{audit_trail, user_ctx};
 use pb_store::{
-    Actor, AuditQuery, Backend, ConnectOptions, Ctx, Db, NewUser, PutPartnerAccount, SeenUser, Store, StoreError, both_backends,
+    AuditQuery, Backend, ConnectOptions, Ctx, NewUser, Pool, PutPartnerAccount, SeenUser, Store, StoreError, UserCtx, both_backends,
 };
 
 fn op() -> Ctx {
-    Ctx { actor: Actor::Operator { subject: "op-1".into() }, request_id: Some("req-1".into()) }
+    Ctx::operator("op-1", Some("req-1".into()))
 }
 
 fn name(s: &str) -> DisplayName {
-    DisplayName::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    DisplayName::parse(s).unwrap()
 }
 
 fn new_user(email: &str, ga: bool) -> NewUser {
     NewUser {
-        email: EmailAddress::parse(email).unwrap_or_else(|e| panic!("{e}")),
+        email: EmailAddress::parse(email).unwrap(),
         display_name: name("Pat"),
         directory_roles: if ga { vec![DirectoryRole::GlobalAdmin] } else { vec![] },
         partner_roles: vec![PartnerRole::McppAdmin],
@@ -34,21 +38,20 @@ fn put(country: &str, state: PartnerAccountState) -> PutPartnerAccount {
         primary_contact: Some(ContactInput { name: Some("Pat".into()), email: Some("pat@contoso.com".into()), phone: None }),
     }
     .parse()
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     PutPartnerAccount { partner_id: "123".into(), name: name("Contoso"), state, legal_profile: lp }
 }
 
 async fn tenant(s: &Store, domain: &str) -> TenantId {
-    s.create_tenant(&op(), &name("T"), domain).await.unwrap_or_else(|e| panic!("{e}")).id
+    s.create_tenant(&op(), &name("T"), domain).await.unwrap().id
 }
 
 async fn audit_actions(s: &Store, t: TenantId) -> Vec<String> {
-    let page = s.list_audit(t, &AuditQuery { limit: Some(200), ..Default::default() }).await.unwrap_or_else(|e| panic!("{e}"));
-    page.items.into_iter().rev().map(|r| r.action).collect()
+    audit_trail(s, t).await.into_iter().map(|r| r.action).collect()
 }
 
 async fn tenant_create_and_find(s: Store) {
-    let t = s.create_tenant(&op(), &name("Contoso"), "contoso.example").await.unwrap_or_else(|e| panic!("{e}"));
+    let t = s.create_tenant(&op(), &name("Contoso"), "contoso.example").await.unwrap();
     assert_eq!(s.find_tenant("contoso.example").await.map(|x| x.id).ok(), Some(t.id));
     assert_eq!(s.find_tenant(&t.id.to_string()).await.map(|x| x.name).ok(), Some("Contoso".to_owned()));
     assert!(matches!(s.find_tenant("other.example").await, Err(StoreError::NotFound(_))));
@@ -71,7 +74,7 @@ async fn racing_tenant_creates_make_exactly_one(s: Store) {
     }
     let mut ok = 0;
     while let Some(r) = set.join_next().await {
-        match r.unwrap_or_else(|e| panic!("{e}")) {
+        match r.unwrap() {
             Ok(_) => ok += 1,
             Err(StoreError::Conflict { code: "tenant_domain_taken", .. }) => {}
             Err(e) => panic!("unexpected {e}"),
@@ -84,9 +87,9 @@ async fn racing_tenant_creates_make_exactly_one(s: Store) {
 async fn users_are_provisioned_per_tenant(s: Store) {
     let a = tenant(&s, "a.example").await;
     let b = tenant(&s, "b.example").await;
-    let u = s.create_user(&op(), a, &new_user("Pat@A.example", true)).await.unwrap_or_else(|e| panic!("{e}"));
+    let u = s.create_user(&op(), a, &new_user("Pat@A.example", true)).await.unwrap();
     assert!(u.is_global_admin());
-    assert_eq!(u.partner_roles, vec![PartnerRole::McppAdmin]);
+    assert_eq!(u.roles.partner, vec![PartnerRole::McppAdmin]);
     assert_eq!(s.find_user(a, "pat@a.example").await.map(|x| x.id).ok(), Some(u.id), "email lookup ignores case");
     assert!(matches!(s.find_user(b, &u.id.to_string()).await, Err(StoreError::NotFound(_))), "tenant isolation (rule H4)");
     let dup = s.create_user(&op(), a, &new_user("pat@a.example", false)).await;
@@ -99,14 +102,14 @@ async fn users_are_provisioned_per_tenant(s: Store) {
 async fn user_is_recorded_on_first_sight_once(s: Store) {
     let a = tenant(&s, "a.example").await;
     let b = tenant(&s, "b.example").await;
-    let seen = SeenUser { id: UserId::new(), email: "new@a.example".into(), display_name: "New".into() };
+    let seen = SeenUser { id: UserId::new(), email: "new@a.example".into(), display_name: "New".into(), directory_roles: vec![] };
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let (s, seen) = (s.clone(), seen.clone());
         set.spawn(async move { s.record_user_seen(a, &seen).await.map(|u| u.id) });
     }
     while let Some(r) = set.join_next().await {
-        assert_eq!(r.unwrap_or_else(|e| panic!("{e}")).ok(), Some(seen.id));
+        assert_eq!(r.unwrap().ok(), Some(seen.id));
     }
     assert_eq!(s.list_users(a).await.map(|v| v.len()).ok(), Some(1));
     assert_eq!(audit_actions(&s, a).await.iter().filter(|a| *a == "user.first_seen").count(), 1);
@@ -117,15 +120,14 @@ async fn user_is_recorded_on_first_sight_once(s: Store) {
 async fn partner_account_create_replace_and_state(s: Store) {
     let t = tenant(&s, "p.example").await;
     assert!(matches!(s.get_partner_account(t).await, Err(StoreError::NotFound(_))));
-    let (p, created) =
-        s.put_partner_account(&op(), t, &put("US", PartnerAccountState::PendingVerification)).await.unwrap_or_else(|e| panic!("{e}"));
+    let (p, created) = s.put_partner_account(&op(), t, &put("US", PartnerAccountState::PendingVerification)).await.unwrap();
     assert!(created);
     assert_eq!(p.state, PartnerAccountState::PendingVerification);
-    let (p2, created) = s.put_partner_account(&op(), t, &put("IT", PartnerAccountState::Active)).await.unwrap_or_else(|e| panic!("{e}"));
+    let (p2, created) = s.put_partner_account(&op(), t, &put("IT", PartnerAccountState::Active)).await.unwrap();
     assert!(!created);
     assert_eq!(p2.id, p.id, "replacing keeps the account");
     assert_eq!(p2.legal_profile.sold_to.country.as_str(), "IT");
-    let p3 = s.set_partner_state(&op(), t, PartnerAccountState::Suspended).await.unwrap_or_else(|e| panic!("{e}"));
+    let p3 = s.set_partner_state(&op(), t, PartnerAccountState::Suspended).await.unwrap();
     assert_eq!(p3.state, PartnerAccountState::Suspended);
     assert_eq!(s.get_partner_account(t).await.map(|p| p.state).ok(), Some(PartnerAccountState::Suspended));
     assert_eq!(
@@ -140,33 +142,36 @@ async fn partner_account_create_replace_and_state(s: Store) {
 
 async fn rule_n3_legal_profile_change_is_pending_until_verified(s: Store) {
     let t = tenant(&s, "lp.example").await;
-    s.put_partner_account(&op(), t, &put("US", PartnerAccountState::Active)).await.unwrap_or_else(|e| panic!("{e}"));
+    s.put_partner_account(&op(), t, &put("US", PartnerAccountState::Active)).await.unwrap();
     let no_pending = s.verify_legal_profile(&op(), t).await;
     assert!(matches!(no_pending, Err(StoreError::Conflict { code: "no_pending_change", .. })));
     let change = LegalProfileInput {
         sold_to: Some(AddressInput { address_line1: Some("Via Roma 1".into()), country: Some("IT".into()), ..Default::default() }),
         ..Default::default()
-    }
-    .parse_change()
-    .unwrap_or_else(|e| panic!("{e}"));
-    let user = Ctx { actor: Actor::User { user_id: UserId::new(), global_admin: true }, request_id: None };
-    let p = s.submit_legal_profile_change(&user, t, &change).await.unwrap_or_else(|e| panic!("{e}"));
+    };
+    s.create_user(&op(), t, &new_user("plain@lp.example", false)).await.unwrap();
+    let plain = user_ctx(&s, t, "plain@lp.example").await;
+    let refused = s.submit_legal_profile_change(&plain, &change).await;
+    assert!(matches!(refused, Err(StoreError::Forbidden(_))), "only a global admin or account admin submits: {refused:?}");
+    s.create_user(&op(), t, &new_user("ga@lp.example", true)).await.unwrap();
+    let user = user_ctx(&s, t, "ga@lp.example").await;
+    let p = s.submit_legal_profile_change(&user, &change).await.unwrap();
     assert_eq!(p.legal_profile.sold_to.country.as_str(), "US", "the verified profile is unchanged");
-    let read = s.get_partner_account(t).await.unwrap_or_else(|e| panic!("{e}"));
+    let read = s.get_partner_account(t).await.unwrap();
     assert_eq!(read.legal_profile.sold_to.country.as_str(), "US");
     assert_eq!(read.pending_legal_profile.as_ref().and_then(|x| x.change.sold_to.as_ref()).map(|a| a.country.as_str()), Some("IT"));
-    let v = s.verify_legal_profile(&op(), t).await.unwrap_or_else(|e| panic!("{e}"));
+    let v = s.verify_legal_profile(&op(), t).await.unwrap();
     assert_eq!(v.legal_profile.sold_to.country.as_str(), "IT");
     assert_eq!(v.legal_profile.company_name, "Contoso Ltd", "fields not in the change are kept");
-    let read = s.get_partner_account(t).await.unwrap_or_else(|e| panic!("{e}"));
+    let read = s.get_partner_account(t).await.unwrap();
     assert_eq!(read.legal_profile, v.legal_profile);
     assert!(read.pending_legal_profile.is_none());
 }
 
 async fn rule_u1_audit_records_carry_who_what_when_and_request_id(s: Store) {
     let t = tenant(&s, "au.example").await;
-    let page = s.list_audit(t, &AuditQuery::default()).await.unwrap_or_else(|e| panic!("{e}"));
-    let r = &page.items[0];
+    let trail = audit_trail(&s, t).await;
+    let r = &trail[0];
     assert_eq!((r.actor_kind.as_str(), r.actor_id.as_str()), ("operator", "op-1"));
     assert_eq!(r.action, "tenant.create");
     assert_eq!(r.request_id.as_deref(), Some("req-1"));
@@ -177,12 +182,12 @@ async fn rule_u1_audit_records_carry_who_what_when_and_request_id(s: Store) {
 
 async fn rule_u1_audit_records_cannot_be_updated_or_deleted(s: Store) {
     let _ = tenant(&s, "ro.example").await;
-    let (upd, del) = match s.db() {
-        Db::Sqlite(p) => (
+    let (upd, del) = match s.db().pool() {
+        Pool::Sqlite(p) => (
             sqlx::query("UPDATE audit_records SET action = 'x'").execute(p).await.map(|_| ()),
             sqlx::query("DELETE FROM audit_records").execute(p).await.map(|_| ()),
         ),
-        Db::Postgres(p) => (
+        Pool::Postgres(p) => (
             sqlx::query("UPDATE audit_records SET action = 'x'").execute(p).await.map(|_| ()),
             sqlx::query("DELETE FROM audit_records").execute(p).await.map(|_| ()),
         ),
@@ -194,18 +199,78 @@ async fn rule_u1_audit_records_cannot_be_updated_or_deleted(s: Store) {
 async fn audit_pages_with_cursor(s: Store) {
     let t = tenant(&s, "pg.example").await;
     for i in 0..5 {
-        s.create_user(&op(), t, &new_user(&format!("u{i}@pg.example"), false)).await.unwrap_or_else(|e| panic!("{e}"));
+        s.create_user(&op(), t, &new_user(&format!("u{i}@pg.example"), i == 0)).await.unwrap();
     }
-    let first = s.list_audit(t, &AuditQuery { limit: Some(4), ..Default::default() }).await.unwrap_or_else(|e| panic!("{e}"));
+    let ga = user_ctx(&s, t, "u0@pg.example").await;
+    let first = s.list_audit(&ga, &AuditQuery { limit: Some(4), ..Default::default() }).await.unwrap();
     assert_eq!(first.items.len(), 4);
     let cursor = first.next_cursor.clone();
     assert!(cursor.is_some());
-    let second = s.list_audit(t, &AuditQuery { limit: Some(4), cursor, ..Default::default() }).await.unwrap_or_else(|e| panic!("{e}"));
+    let second = s.list_audit(&ga, &AuditQuery { limit: Some(4), cursor, ..Default::default() }).await.unwrap();
     assert_eq!(second.items.len(), 2);
     assert!(second.next_cursor.is_none());
-    let filtered =
-        s.list_audit(t, &AuditQuery { action: Some("user.create".into()), ..Default::default() }).await.unwrap_or_else(|e| panic!("{e}"));
+    let filtered = s.list_audit(&ga, &AuditQuery { action: Some("user.create".into()), ..Default::default() }).await.unwrap();
     assert_eq!(filtered.items.len(), 5);
+    let plain = user_ctx(&s, t, "u1@pg.example").await;
+    assert!(matches!(s.list_audit(&plain, &AuditQuery::default()).await, Err(StoreError::Forbidden(_))), "global admins only");
+}
+
+async fn rule_a1_directory_roles_are_rows_refreshed_from_the_token(s: Store) {
+    let t = tenant(&s, "wids.example").await;
+    let id = UserId::new();
+    let seen =
+        |roles: Vec<DirectoryRole>| SeenUser { id, email: "x@wids.example".into(), display_name: "X".into(), directory_roles: roles };
+    let u = s.record_user_seen(t, &seen(vec![DirectoryRole::GlobalAdmin])).await.unwrap();
+    assert!(u.is_global_admin(), "a global admin first seen through a token is stored as one");
+    let statements = s.db().statements();
+    let again = s.record_user_seen(t, &seen(vec![DirectoryRole::GlobalAdmin])).await.unwrap();
+    assert!(again.is_global_admin());
+    assert_eq!(s.db().statements() - statements, 2, "a user seen again with the same roles costs one read (user and roles), no write");
+    let demoted = s.record_user_seen(t, &seen(vec![])).await.unwrap();
+    assert!(!demoted.is_global_admin(), "the token is the authority on directory roles");
+    assert!(!s.get_user(t, id).await.is_ok_and(|u| u.is_global_admin()));
+    let refreshes: Vec<_> = audit_trail(&s, t).await.into_iter().filter(|r| r.action == "user.directory_roles_refresh").collect();
+    assert_eq!(refreshes.len(), 1, "the change is audited once");
+    assert_eq!(refreshes[0].before.as_ref().map(|b| b["directory_roles"].clone()), Some(serde_json::json!(["global_admin"])));
+}
+
+/// Lists of billing accounts read a fixed number of statements, whatever the number of accounts and
+/// profiles (one per level: accounts, profiles, sections, instruments, acceptances).
+async fn list_billing_accounts_reads_one_query_per_level(s: Store) {
+    let t = tenant(&s, "nplus1.example").await;
+    s.put_partner_account(&op(), t, &put("US", PartnerAccountState::Active)).await.unwrap();
+    s.create_user(&op(), t, &new_user("ga@nplus1.example", true)).await.unwrap();
+    let ga = user_ctx(&s, t, "ga@nplus1.example").await;
+    let count = |s: Store, ga: UserCtx| async move {
+        let before = s.db().statements();
+        let page = s.list_billing_accounts(&ga, None, None).await.unwrap();
+        (s.db().statements() - before, page.items.len())
+    };
+    let create = |n: usize| {
+        let (s, ga) = (s.clone(), ga.clone());
+        async move {
+            for i in 0..n {
+                let a = s.create_billing_account(&ga, &pb_store::NewBillingAccount::default()).await.unwrap();
+                for j in 0..3 {
+                    let p = s.create_billing_profile(&ga, a.id, &name(&format!("P{i}{j}"))).await.unwrap();
+                    let pi = pb_domain::PaymentInstrumentInput {
+                        kind: Some("card".into()),
+                        token: Some("tok".into()),
+                        display_hint: Some("Visa 4242".into()),
+                    };
+                    s.add_payment_instrument(&ga, p.id, &pi.parse().unwrap()).await.unwrap();
+                }
+            }
+        }
+    };
+    create(1).await;
+    let (one, n) = count(s.clone(), ga.clone()).await;
+    assert_eq!(n, 1);
+    create(9).await;
+    let (ten, n) = count(s.clone(), ga.clone()).await;
+    assert_eq!(n, 10);
+    assert_eq!(one, ten, "the statement count does not grow with the data");
+    assert_eq!(ten, 5, "accounts, profiles, sections, instruments, acceptances");
 }
 
 async fn readiness_reports_current_migrations(s: Store) {
@@ -226,6 +291,8 @@ both_backends!(
     rule_u1_audit_records_cannot_be_updated_or_deleted,
     audit_pages_with_cursor,
     readiness_reports_current_migrations,
+    rule_a1_directory_roles_are_rows_refreshed_from_the_token,
+    list_billing_accounts_reads_one_query_per_level,
 );
 
 #[test]
@@ -239,25 +306,25 @@ fn migrations_have_the_same_names_on_both_backends() {
 async fn migrations_create_the_same_tables_and_columns_on_both_backends() {
     let Some(pg) = pb_store::testing::store(Backend::Postgres, "schema_parity").await else { return };
     let Some(lite) = pb_store::testing::store(Backend::Sqlite, "schema_parity").await else { return };
-    let mut lite_cols: Vec<(String, String)> = match lite.db() {
-        Db::Sqlite(p) => sqlx::query_as(
+    let mut lite_cols: Vec<(String, String)> = match lite.db().pool() {
+        Pool::Sqlite(p) => sqlx::query_as(
             "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
         )
         .fetch_all(p)
         .await
-        .unwrap_or_else(|e| panic!("{e}")),
-        Db::Postgres(_) => unreachable!(),
+        .unwrap(),
+        Pool::Postgres(_) => unreachable!(),
     };
-    let mut pg_cols: Vec<(String, String)> = match pg.db() {
-        Db::Postgres(p) => sqlx::query_as(
+    let mut pg_cols: Vec<(String, String)> = match pg.db().pool() {
+        Pool::Postgres(p) => sqlx::query_as(
             "SELECT table_name::text, column_name::text FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'",
         )
         .fetch_all(p)
         .await
-        .unwrap_or_else(|e| panic!("{e}")),
-        Db::Sqlite(_) => unreachable!(),
+        .unwrap(),
+        Pool::Sqlite(_) => unreachable!(),
     };
     lite_cols.sort();
     pg_cols.sort();
@@ -278,7 +345,7 @@ async fn unsupported_database_urls_are_refused() {
 #[tokio::test]
 async fn sqlite_uses_wal_foreign_keys_and_busy_timeout() {
     let Some(s) = pb_store::testing::store(Backend::Sqlite, "pragmas").await else { return };
-    let Db::Sqlite(p) = s.db() else { unreachable!() };
+    let Pool::Sqlite(p) = s.db().pool() else { unreachable!() };
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(p).await.unwrap_or_default();
     let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(p).await.unwrap_or_default();
     let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(p).await.unwrap_or_default();
@@ -298,29 +365,29 @@ fn urls_are_redacted_for_logs() {
 mod link_history_property {
     use std::sync::Arc;
 
-    use pb_domain::billing::PaymentInstrumentKind;
-    use pb_domain::{BillingAccountId, BillingProfileId, PartnerAccountState, TestClock};
-    use pb_store::{Actor, Backend, Ctx, LinkCommand, NewBillingAccount, Store};
+    use pb_domain::{BillingAccountId, BillingProfileId, PartnerAccountState, PaymentInstrumentInput, TestClock};
+    use pb_store::{Backend, LinkCommand, NewBillingAccount, Store, UserCtx};
     use proptest::prelude::*;
 
-    async fn world(store: &Store) -> (pb_domain::TenantId, Ctx, Vec<(BillingAccountId, BillingProfileId)>) {
+    async fn world(store: &Store) -> (UserCtx, Vec<(BillingAccountId, BillingProfileId)>) {
         let t = super::tenant(store, "prop.example").await;
-        store.put_partner_account(&super::op(), t, &super::put("US", PartnerAccountState::Active)).await.unwrap_or_else(|e| panic!("{e}"));
-        let ga = store.create_user(&super::op(), t, &super::new_user("ga@prop.example", true)).await.unwrap_or_else(|e| panic!("{e}"));
-        let ctx = Ctx { actor: Actor::User { user_id: ga.id, global_admin: true }, request_id: None };
+        store.put_partner_account(&super::op(), t, &super::put("US", PartnerAccountState::Active)).await.unwrap();
+        let ga = store.create_user(&super::op(), t, &super::new_user("ga@prop.example", true)).await.unwrap();
+        let cx = UserCtx::new(&ga, None);
+        let instrument =
+            PaymentInstrumentInput { kind: Some("card".into()), token: Some("tok".into()), display_hint: Some("Visa 4242".into()) }
+                .parse()
+                .unwrap();
         let mut targets = Vec::new();
         for _ in 0..2 {
-            let a = store.create_billing_account(&ctx, t, &NewBillingAccount::default()).await.unwrap_or_else(|e| panic!("{e}"));
+            let a = store.create_billing_account(&cx, &NewBillingAccount::default()).await.unwrap();
             for i in 0..2 {
-                let p = store.create_billing_profile(&ctx, t, a.id, &super::name(&format!("P{i}"))).await.unwrap_or_else(|e| panic!("{e}"));
-                store
-                    .add_payment_instrument(&ctx, t, p.id, PaymentInstrumentKind::Card, "tok", "Visa 4242")
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let p = store.create_billing_profile(&cx, a.id, &super::name(&format!("P{i}"))).await.unwrap();
+                store.add_payment_instrument(&cx, p.id, &instrument).await.unwrap();
                 targets.push((a.id, p.id));
             }
         }
-        (t, ctx, targets)
+        (cx, targets)
     }
 
     /// Any sequence of link changes leaves a history whose spans do not overlap and cover time from
@@ -336,12 +403,12 @@ mod link_history_property {
             let Some(store) = pb_store::testing::store_with_clock(backend, "rule_c4_property_link_history", clock.clone()).await else {
                 return Ok(());
             };
-            let (t, ctx, targets) = world(&store).await;
+            let (cx, targets) = world(&store).await;
             let mut expected_changes = 0;
             let mut last: Option<usize> = None;
             for (target, secs) in &steps {
                 clock.advance(time::Duration::seconds(*secs));
-                let (_, version) = store.current_link(t).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let (_, version) = store.current_link(&cx).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let (a, p) = targets[*target];
                 let cmd = LinkCommand {
                     billing_account_id: a,
@@ -350,14 +417,14 @@ mod link_history_property {
                     accept_secondary_acknowledgement: false,
                     if_match: Some(version),
                 };
-                let out = store.link_billing(&ctx, t, &cmd).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
-                prop_assert_eq!(out.changed, last != Some(*target));
+                let out = store.link_billing(&cx, &cmd).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(out.changed(), last != Some(*target));
                 if last != Some(*target) {
                     expected_changes += 1;
                 }
                 last = Some(*target);
             }
-            let h = store.link_history(t, None).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let h = store.link_history(&cx, None).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(h.len(), expected_changes);
             for w in h.windows(2) {
                 prop_assert!(w[0].linked_at < w[1].linked_at);
@@ -365,11 +432,11 @@ mod link_history_property {
             }
             prop_assert!(h.last().is_some_and(|l| l.unlinked_at.is_none()));
             for l in &h {
-                let at_start = store.link_history(t, Some(l.linked_at)).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let at_start = store.link_history(&cx, Some(l.linked_at)).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(at_start.first().map(|x| x.id), Some(l.id));
                 if let Some(end) = l.unlinked_at {
                     let just_before = store
-                        .link_history(t, Some(end - time::Duration::microseconds(1)))
+                        .link_history(&cx, Some(end - time::Duration::microseconds(1)))
                         .await
                         .map_err(|e| TestCaseError::fail(e.to_string()))?;
                     prop_assert_eq!(just_before.first().map(|x| x.id), Some(l.id));
@@ -377,7 +444,7 @@ mod link_history_property {
             }
             if let Some(first) = h.first() {
                 let before = store
-                    .link_history(t, Some(first.linked_at - time::Duration::seconds(1)))
+                    .link_history(&cx, Some(first.linked_at - time::Duration::seconds(1)))
                     .await
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert!(before.is_empty());

@@ -5,12 +5,16 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pb_api::AppState;
+use pb_app::AppState;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+mod extract;
 mod pages;
+mod render;
 mod session;
 mod views;
+
+use pages::{billing_profile, legal_profile, link_flow, membership, notifications, profile_details, signin};
 
 pub use session::WebUser;
 
@@ -25,24 +29,24 @@ fn asset(body: &'static str, ctype: &'static str) -> Response {
     r
 }
 
-/// The page routes, to merge into the API's router.
+/// The pages' face: its routes, which the binary merges beside the API's.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::home))
-        .route("/signin", get(pages::signin_page).post(pages::signin_submit))
-        .route("/signout", post(pages::signout_submit))
-        .route("/account/billing-profile", get(pages::billing_profile_page))
-        .route("/account/billing-profile/select-account", get(pages::select_account_page))
-        .route("/account/billing-profile/new-account", get(pages::new_account_form).post(pages::new_account_submit))
-        .route("/account/billing-profile/select-profile", get(pages::select_profile_page))
-        .route("/account/billing-profile/new-profile", get(pages::new_profile_form).post(pages::new_profile_submit))
-        .route("/account/billing-profile/review", get(pages::review_page))
-        .route("/account/billing-profile/finish", post(pages::finish_submit))
-        .route("/account/legal-profile", get(pages::legal_profile_page).post(pages::legal_profile_submit))
-        .route("/membership", get(pages::membership_page))
-        .route("/notifications", get(pages::notifications_page))
-        .route("/billing/profiles/{id}", get(pages::profile_details_page))
-        .route("/billing/profiles/{id}/payment-instruments", post(pages::payment_instrument_submit))
+        .route("/", get(signin::home))
+        .route("/signin", get(signin::signin_page).post(signin::signin_submit))
+        .route("/signout", post(signin::signout_submit))
+        .route("/account/billing-profile", get(billing_profile::billing_profile_page))
+        .route("/account/billing-profile/select-account", get(link_flow::select_account_page))
+        .route("/account/billing-profile/new-account", get(link_flow::new_account_form).post(link_flow::new_account_submit))
+        .route("/account/billing-profile/select-profile", get(link_flow::select_profile_page))
+        .route("/account/billing-profile/new-profile", get(link_flow::new_profile_form).post(link_flow::new_profile_submit))
+        .route("/account/billing-profile/review", get(link_flow::review_page))
+        .route("/account/billing-profile/finish", post(link_flow::finish_submit))
+        .route("/account/legal-profile", get(legal_profile::legal_profile_page).post(legal_profile::legal_profile_submit))
+        .route("/membership", get(membership::membership_page))
+        .route("/notifications", get(notifications::notifications_page))
+        .route("/billing/profiles/{id}", get(profile_details::profile_details_page))
+        .route("/billing/profiles/{id}/payment-instruments", post(profile_details::payment_instrument_submit))
         .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .route("/static/htmx.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))

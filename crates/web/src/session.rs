@@ -7,19 +7,19 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use pb_api::{AppState, TenantUser};
-use pb_store::{Actor, Ctx};
+use pb_app::{AppState, TenantUser};
 use sha2::{Digest, Sha256};
+
+use crate::views::ErrorPage;
 
 pub const SESSION_COOKIE: &str = "pb_session";
 pub const SIGNIN_CSRF_COOKIE: &str = "pb_signin_csrf";
 pub const SESSION_TTL: time::Duration = time::Duration::hours(8);
 
-/// A random URL-safe token of 32 bytes.
+/// A random URL-safe token of 32 bytes; empty when the OS has no randomness to give, which no
+/// cookie or form can then match.
 pub fn random_token() -> String {
     let mut b = [0u8; 32];
-    // A failure of the OS randomness source leaves zeros; the token would then not match anything
-    // useful, so refuse by returning a value no cookie can hold.
     if getrandom::fill(&mut b).is_err() {
         return String::new();
     }
@@ -39,8 +39,8 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// A `Set-Cookie` value with the attributes every cookie here carries.
 pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
-    let secure = state.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}", if secure { "; Secure" } else { "" })
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
 /// Constant-time comparison of two tokens.
@@ -62,6 +62,12 @@ impl WebUser {
     }
 }
 
+impl AsRef<WebUser> for WebUser {
+    fn as_ref(&self) -> &WebUser {
+        self
+    }
+}
+
 impl FromRequestParts<AppState> for WebUser {
     type Rejection = Response;
 
@@ -69,22 +75,13 @@ impl FromRequestParts<AppState> for WebUser {
         let to_signin = || Redirect::to("/signin").into_response();
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(to_signin)?;
         let hash = hash_token(&token);
-        let session = match state.store.web_session(&hash).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return Err(to_signin()),
-            Err(e) => {
-                tracing::error!(error = %e, "session lookup failed");
-                return Err(crate::pages::error_page(state, None, "Something went wrong", "Please try again in a moment."));
-            }
+        let failed = |e: pb_store::StoreError| {
+            tracing::error!(error = %e, "session lookup failed");
+            ErrorPage::respond(None, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment.")
         };
-        let (tenant, user) =
-            match (state.store.get_tenant(session.tenant_id).await, state.store.get_user(session.tenant_id, session.user_id).await) {
-                (Ok(t), Ok(u)) => (t, u),
-                _ => return Err(to_signin()),
-            };
-        let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let global_admin = user.is_global_admin();
-        let ctx = Ctx { actor: Actor::User { user_id: user.id, global_admin }, request_id };
-        Ok(WebUser { who: TenantUser { tenant, user, global_admin, ctx }, csrf: session.csrf_token, session_hash: hash })
+        let session = state.store.web_session(&hash).await.map_err(failed)?.ok_or_else(to_signin)?;
+        let who =
+            TenantUser::from_session(&state.store, &session, pb_app::request_id(parts)).await.map_err(failed)?.ok_or_else(to_signin)?;
+        Ok(WebUser { who, csrf: session.csrf_token, session_hash: hash })
     }
 }

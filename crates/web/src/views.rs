@@ -49,6 +49,16 @@ pub struct ErrorPage {
     pub detail: String,
 }
 
+impl ErrorPage {
+    /// The page with `status`.
+    pub fn respond(chrome: Option<Chrome>, status: axum::http::StatusCode, heading: &str, detail: &str) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let mut r = ErrorPage { chrome, heading: heading.into(), detail: detail.into() }.into_response();
+        *r.status_mut() = status;
+        r
+    }
+}
+
 /// Why the signed-in user cannot link, and what to do about it.
 #[derive(Debug, Clone)]
 pub struct Refusal {
@@ -99,7 +109,8 @@ pub struct Linked {
 /// The billing profile page under any flyout.
 #[derive(Debug, Clone)]
 pub struct BillingPage {
-    pub partner_state: pb_domain::PartnerAccountState,
+    /// What stops membership purchases now (rule M4), as the store decided it.
+    pub blockers: Vec<pb_domain::billing::PurchaseBlocker>,
     pub refusal: Option<Refusal>,
     pub linked: Option<Linked>,
     pub history: Vec<HistoryRow>,

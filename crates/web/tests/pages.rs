@@ -1,20 +1,23 @@
 //! The pages in-process (the browser suite in tests/e2e drives them in Chromium): sign-in, the
 //! session cookie, CSRF, and what the billing profile page says, on SQLite and PostgreSQL.
+// The test bodies are plain `async fn`s that `both_backends!` wraps in `#[tokio::test]`s, which
+// clippy's `allow-unwrap-in-tests` cannot see through.
+#![expect(clippy::unwrap_used, reason = "a test fails loudly where a value must be there")]
 
-use std::sync::Arc;
-
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use pb_api::{ApiConfig, AppState, Authenticator, RateLimiter};
-use pb_auth::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer, JwksSource, Verifier};
+use axum::http::{StatusCode, header};
+use pb_app::testing::{Resp, TestApp};
+use pb_app::{AppConfig, AppState};
 use pb_domain::{AddressInput, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, PartnerAccountState};
+use pb_store::testing::user_ctx;
 use pb_store::{Ctx, NewUser, PutPartnerAccount, Store, both_backends};
-use tower::ServiceExt;
+
+/// The pages' face alone: they stand on the shared floor, not on the API.
+fn faces(_: &AppState) -> axum::Router<AppState> {
+    pb_web::router()
+}
 
 struct Web {
-    router: Router,
+    app: TestApp,
     store: Store,
 }
 
@@ -25,36 +28,15 @@ struct Page {
 }
 
 async fn web(store: Store, public_url: Option<&str>) -> Web {
-    let dir = std::env::temp_dir().join(format!("pb-web-{}", uuid::Uuid::new_v4().simple()));
-    let dev = DevIssuer::load_or_create(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let set = serde_json::from_value(dev.jwks()).unwrap_or_else(|e| panic!("{e}"));
-    let verifier = Verifier::new(DEV_ISSUER.into(), DEV_AUDIENCE.into(), JwksSource::Static(set)).await.unwrap_or_else(|e| panic!("{e}"));
-    let state = AppState {
-        store: store.clone(),
-        auth: Authenticator::new(verifier),
-        dev_issuer: None,
-        config: Arc::new(ApiConfig { dev_sign_in: true, public_url: public_url.map(str::to_owned), ..Default::default() }),
-        metrics: pb_api::metrics_handle(),
-        rate_limiter: RateLimiter::default(),
-    };
-    Web { router: pb_api::app(state, pb_web::router()), store }
+    let config = AppConfig { dev_sign_in: true, public_url: public_url.map(str::to_owned), ..Default::default() };
+    Web { app: TestApp::with_config(store.clone(), config, faces).await, store }
 }
 
 impl Web {
     async fn send(&self, method: &str, path: &str, cookie: Option<&str>, form: Option<String>) -> Page {
-        let mut b = Request::builder().method(method).uri(path);
-        if let Some(c) = cookie {
-            b = b.header(header::COOKIE, c);
-        }
-        if form.is_some() {
-            b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        }
-        let req = b.body(form.map(Body::from).unwrap_or_else(Body::empty)).unwrap_or_else(|e| panic!("{e}"));
-        let resp = self.router.clone().oneshot(req).await.unwrap_or_else(|e| panic!("{e}"));
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
-        Page { status, headers, html: String::from_utf8_lossy(&body).into_owned() }
+        let headers: Vec<(&str, &str)> = cookie.map(|c| vec![("cookie", c)]).unwrap_or_default();
+        let r: Resp = self.app.send(method, path, &headers, form.map(|f| ("application/x-www-form-urlencoded", f.into_bytes()))).await;
+        Page { status: r.status, html: r.text(), headers: r.headers }
     }
 
     /// Signs in through the sign-in page as the user with this email; returns the session cookie.
@@ -105,18 +87,15 @@ fn main_text(html: &str) -> String {
 
 async fn seed(store: &Store, state: PartnerAccountState) {
     let ctx = Ctx::system();
-    let t = store
-        .create_tenant(&ctx, &DisplayName::parse("Contoso").unwrap_or_else(|e| panic!("{e}")), "contoso.example")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let t = store.create_tenant(&ctx, &DisplayName::parse("Contoso").unwrap(), "contoso.example").await.unwrap();
     for (email, ga) in [("admin@contoso.example", true), ("user@contoso.example", false)] {
         let new = NewUser {
-            email: EmailAddress::parse(email).unwrap_or_else(|e| panic!("{e}")),
-            display_name: DisplayName::parse(if ga { "Adele Vance" } else { "Diego Siciliani" }).unwrap_or_else(|e| panic!("{e}")),
+            email: EmailAddress::parse(email).unwrap(),
+            display_name: DisplayName::parse(if ga { "Adele Vance" } else { "Diego Siciliani" }).unwrap(),
             directory_roles: if ga { vec![DirectoryRole::GlobalAdmin] } else { vec![] },
             partner_roles: vec![],
         };
-        store.create_user(&ctx, t.id, &new).await.unwrap_or_else(|e| panic!("{e}"));
+        store.create_user(&ctx, t.id, &new).await.unwrap();
     }
     let lp = LegalProfileInput {
         company_name: Some("Contoso Ltd".into()),
@@ -124,14 +103,9 @@ async fn seed(store: &Store, state: PartnerAccountState) {
         primary_contact: None,
     }
     .parse()
-    .unwrap_or_else(|e| panic!("{e}"));
-    let put = PutPartnerAccount {
-        partner_id: "1".into(),
-        name: DisplayName::parse("Contoso").unwrap_or_else(|e| panic!("{e}")),
-        state,
-        legal_profile: lp,
-    };
-    store.put_partner_account(&ctx, t.id, &put).await.unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    let put = PutPartnerAccount { partner_id: "1".into(), name: DisplayName::parse("Contoso").unwrap(), state, legal_profile: lp };
+    store.put_partner_account(&ctx, t.id, &put).await.unwrap();
 }
 
 async fn rule_n2_unlinked_page_says_so_and_offers_start(store: Store) {
@@ -179,13 +153,9 @@ async fn forms_need_the_session_csrf_token(store: Store) {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let tenant = w.store.find_tenant("contoso.example").await.unwrap_or_else(|e| panic!("{e}"));
-    let admin = w.store.find_user(tenant.id, "admin@contoso.example").await.unwrap_or_else(|e| panic!("{e}"));
-    let ctx = Ctx { actor: pb_store::Actor::User { user_id: admin.id, global_admin: true }, request_id: None };
-    assert!(
-        w.store.list_billing_accounts(&ctx, tenant.id, None, None).await.map(|p| p.items.is_empty()).unwrap_or(false),
-        "nothing was created"
-    );
+    let tenant = w.store.find_tenant("contoso.example").await.unwrap();
+    let admin = user_ctx(&w.store, tenant.id, "admin@contoso.example").await;
+    assert!(w.store.list_billing_accounts(&admin, None, None).await.unwrap().items.is_empty(), "nothing was created");
     // Without a session the pages send you to sign in.
     let r = w.send("GET", "/account/billing-profile", None, None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);

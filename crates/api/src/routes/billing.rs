@@ -3,19 +3,18 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use pb_domain::billing::PaymentInstrumentKind;
-use pb_domain::{BillingAccountId, BillingProfileId, ContactInput, DisplayName, FieldErrors, InvoiceSectionId};
+use pb_app::{AppState, TenantUser};
+use pb_domain::{BillingAccountId, BillingProfileId, ContactInput, DisplayName, FieldErrors, InvoiceSectionId, PaymentInstrumentInput};
 use pb_store::{BillingAccountPatch, NewBillingAccount};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::TenantUser;
+use crate::Problem;
 use crate::extract::JsonBody;
 use crate::problem::{ApiError, ApiResult};
 use crate::views::{BillingAccountView, BillingProfileView, InvoiceSectionView, ListView, PaymentInstrumentView};
-use crate::{AppState, Problem};
 
 pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(list_billing_accounts, create_billing_account))
@@ -85,7 +84,7 @@ pub async fn list_billing_accounts(
     who: TenantUser,
     Query(q): Query<PageParams>,
 ) -> ApiResult<Json<ListView<BillingAccountView>>> {
-    let page = s.store.list_billing_accounts(&who.ctx, who.tenant.id, q.cursor.as_deref(), q.limit).await?;
+    let page = s.store.list_billing_accounts(&who.cx, q.cursor.as_deref(), q.limit).await?;
     Ok(Json(ListView { items: page.items.iter().map(|a| BillingAccountView::of(a, &s.config)).collect(), next_cursor: page.next_cursor }))
 }
 
@@ -99,7 +98,7 @@ pub async fn create_billing_account(
     JsonBody(b): JsonBody<NewBillingAccountBody>,
 ) -> ApiResult<(StatusCode, Json<BillingAccountView>)> {
     let new = b.parse("")?;
-    let a = s.store.create_billing_account(&who.ctx, who.tenant.id, &new).await?;
+    let a = s.store.create_billing_account(&who.cx, &new).await?;
     Ok((StatusCode::CREATED, Json(BillingAccountView::new(&a, &[], false, &s.config))))
 }
 
@@ -111,7 +110,7 @@ pub async fn get_billing_account(
     Path(id): Path<String>,
 ) -> ApiResult<Json<BillingAccountView>> {
     let id = path_id(&id, "billing account", BillingAccountId::parse)?;
-    let a = s.store.get_billing_account(&who.ctx, who.tenant.id, id).await?;
+    let a = s.store.get_billing_account(&who.cx, id).await?;
     Ok(Json(BillingAccountView::of(&a, &s.config)))
 }
 
@@ -160,8 +159,8 @@ pub async fn update_billing_account(
         }
     };
     let patch = e.finish(|| Some(BillingAccountPatch { display_name: display_name?, primary_contact: primary_contact? }))?;
-    s.store.update_billing_account(&who.ctx, who.tenant.id, id, &patch).await?;
-    let a = s.store.get_billing_account(&who.ctx, who.tenant.id, id).await?;
+    s.store.update_billing_account(&who.cx, id, &patch).await?;
+    let a = s.store.get_billing_account(&who.cx, id).await?;
     Ok(Json(BillingAccountView::of(&a, &s.config)))
 }
 
@@ -173,7 +172,7 @@ pub async fn list_billing_profiles(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ListView<BillingProfileView>>> {
     let id = path_id(&id, "billing account", BillingAccountId::parse)?;
-    let ps = s.store.list_billing_profiles(&who.ctx, who.tenant.id, id).await?;
+    let ps = s.store.list_billing_profiles(&who.cx, id).await?;
     Ok(Json(ListView { items: ps.iter().map(|p| BillingProfileView::new(p, &s.config)).collect(), next_cursor: None }))
 }
 
@@ -205,7 +204,7 @@ pub async fn create_billing_profile(
 ) -> ApiResult<(StatusCode, Json<BillingProfileView>)> {
     let id = path_id(&id, "billing account", BillingAccountId::parse)?;
     let name = parse_name("display_name", b.display_name.as_deref())?;
-    let p = s.store.create_billing_profile(&who.ctx, who.tenant.id, id, &name).await?;
+    let p = s.store.create_billing_profile(&who.cx, id, &name).await?;
     Ok((StatusCode::CREATED, Json(BillingProfileView::new(&p, &s.config))))
 }
 
@@ -217,7 +216,7 @@ pub async fn get_billing_profile(
     Path(id): Path<String>,
 ) -> ApiResult<Json<BillingProfileView>> {
     let id = path_id(&id, "billing profile", BillingProfileId::parse)?;
-    let p = s.store.get_billing_profile(&who.ctx, who.tenant.id, id).await?;
+    let p = s.store.get_billing_profile(&who.cx, id).await?;
     Ok(Json(BillingProfileView::new(&p, &s.config)))
 }
 
@@ -231,7 +230,7 @@ pub async fn create_invoice_section(
 ) -> ApiResult<(StatusCode, Json<InvoiceSectionView>)> {
     let id = path_id(&id, "billing profile", BillingProfileId::parse)?;
     let name = parse_name("display_name", b.display_name.as_deref())?;
-    let sec = s.store.create_invoice_section(&who.ctx, who.tenant.id, id, &name).await?;
+    let sec = s.store.create_invoice_section(&who.cx, id, &name).await?;
     Ok((StatusCode::CREATED, Json(InvoiceSectionView::from(&sec))))
 }
 
@@ -245,7 +244,7 @@ pub async fn update_invoice_section(
 ) -> ApiResult<Json<InvoiceSectionView>> {
     let id = path_id(&id, "invoice section", InvoiceSectionId::parse)?;
     let name = parse_name("display_name", b.display_name.as_deref())?;
-    let sec = s.store.rename_invoice_section(&who.ctx, who.tenant.id, id, &name).await?;
+    let sec = s.store.rename_invoice_section(&who.cx, id, &name).await?;
     Ok(Json(InvoiceSectionView::from(&sec)))
 }
 
@@ -254,60 +253,22 @@ pub async fn update_invoice_section(
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete_invoice_section(State(s): State<AppState>, who: TenantUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id = path_id(&id, "invoice section", InvoiceSectionId::parse)?;
-    s.store.delete_invoice_section(&who.ctx, who.tenant.id, id).await?;
+    s.store.delete_invoice_section(&who.cx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentInstrumentBody {
-    /// `card` or `bank_transfer`.
-    kind: Option<String>,
-    /// The payment processor's token for the instrument. Never a card number.
-    token: Option<String>,
-    /// What people see, e.g. "Visa 4242".
-    display_hint: Option<String>,
-}
-
 /// Add a payment instrument: a processor token and a display hint only. Anything that looks like a
-/// card number is refused by the store and not stored.
+/// card number is refused (422 `card_number_refused`) and not stored.
 #[utoipa::path(post, path = "/api/v1/billing-profiles/{id}/payment-instruments", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body = PaymentInstrumentBody, responses((status = 201, body = PaymentInstrumentView), (status = 422, body = Problem)))]
+    request_body = PaymentInstrumentInput, responses((status = 201, body = PaymentInstrumentView), (status = 422, body = Problem)))]
 pub async fn create_payment_instrument(
     State(s): State<AppState>,
     who: TenantUser,
     Path(id): Path<String>,
-    JsonBody(b): JsonBody<PaymentInstrumentBody>,
+    JsonBody(b): JsonBody<PaymentInstrumentInput>,
 ) -> ApiResult<(StatusCode, Json<PaymentInstrumentView>)> {
     let id = path_id(&id, "billing profile", BillingProfileId::parse)?;
-    let mut e = FieldErrors::new();
-    let kind = match b.kind.as_deref().map(PaymentInstrumentKind::parse) {
-        Some(Some(k)) => Some(k),
-        Some(None) => {
-            e.push("kind", "invalid_kind", "must be card or bank_transfer");
-            None
-        }
-        None => {
-            e.push("kind", "required", "is required");
-            None
-        }
-    };
-    let mut text = |field: &str, raw: &Option<String>, max: usize| -> Option<String> {
-        match raw.as_deref().map(str::trim) {
-            None | Some("") => {
-                e.push(field, "required", "is required");
-                None
-            }
-            Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
-                e.push(field, "invalid", format!("must be at most {max} printable characters"));
-                None
-            }
-            Some(v) => Some(v.to_owned()),
-        }
-    };
-    let token = text("token", &b.token, 200);
-    let hint = text("display_hint", &b.display_hint, 100);
-    let (kind, token, hint) = e.finish(|| Some((kind?, token?, hint?)))?;
-    let pi = s.store.add_payment_instrument(&who.ctx, who.tenant.id, id, kind, &token, &hint).await?;
+    let new = b.parse()?;
+    let pi = s.store.add_payment_instrument(&who.cx, id, &new).await?;
     Ok((StatusCode::CREATED, Json(PaymentInstrumentView::from(&pi))))
 }

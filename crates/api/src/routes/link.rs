@@ -2,22 +2,23 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use pb_app::{AppState, TenantUser};
 use pb_domain::billing::AGREEMENT_VERSION;
-use pb_domain::{BillingAccountId, BillingProfileId, FieldErrors};
+use pb_domain::{BillingAccountId, BillingProfileId, FieldErrors, LinkEffect, LinkTarget};
 use pb_store::{AccountChoice, LinkCommand, LinkOutcome, LinkReview, ProfileChoice, SetupCommand};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::TenantUser;
+use crate::Problem;
+use crate::etag::{etag, if_match, with_etag};
 use crate::extract::JsonBody;
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::billing::{NewBillingAccountBody, parse_name};
-use crate::views::{BillingAccountView, BillingProfileView, LinkView, ListView, account_warnings};
-use crate::{AppState, Problem};
+use crate::views::{BillingAccountView, BillingProfileView, LinkView, ListView, warning_codes};
 
 pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(review_link)).routes(routes!(put_link)).routes(routes!(setup_link)).routes(routes!(link_history))
@@ -90,45 +91,44 @@ pub struct ReviewView {
     pub etag: String,
 }
 
-pub(crate) fn review_view(r: &LinkReview, s: &AppState) -> ReviewView {
-    let mut warnings = account_warnings(&r.account);
-    if r.profile.payment_instruments.is_empty() {
-        warnings.push("payment_instrument_missing".to_owned());
+impl From<LinkTarget> for BillingRef {
+    fn from(t: LinkTarget) -> Self {
+        BillingRef { billing_account_id: t.billing_account_id.to_string(), billing_profile_id: t.billing_profile_id.to_string() }
     }
-    let noop = r.is_noop();
-    let target = BillingRef { billing_account_id: r.account.id.to_string(), billing_profile_id: r.profile.id.to_string() };
-    let earlier = r
-        .current
-        .as_ref()
-        .map(|l| BillingRef { billing_account_id: l.billing_account_id.to_string(), billing_profile_id: l.billing_profile_id.to_string() });
-    let summary = match (&r.current, noop) {
-        (_, true) => format!(
-            "Billing profile {} of billing account {} is already linked; Finish changes nothing.",
-            r.profile.display_name, r.account.display_name
+}
+
+/// The domain's answer to "what does Finish do" (rules C4, C5), in words.
+fn effects_summary(r: &LinkReview) -> String {
+    let (account, profile) = (&r.account.display_name, &r.profile.display_name);
+    match r.effects.effect {
+        LinkEffect::Unchanged => {
+            format!("Billing profile {profile} of billing account {account} is already linked; Finish changes nothing.")
+        }
+        LinkEffect::FirstLink => format!(
+            "Finish links billing account {account} and billing profile {profile} to the partner account; membership purchases from then on are billed to this profile."
         ),
-        (None, _) => format!(
-            "Finish links billing account {} and billing profile {} to the partner account; membership purchases from then on are billed to this profile.",
-            r.account.display_name, r.profile.display_name
+        LinkEffect::Move { from } => format!(
+            "Finish moves the link from billing profile {0} to billing profile {profile} of billing account {account}: purchases made after Finish are billed to the new profile; earlier purchases and their invoices stay on {0}.",
+            from.billing_profile_id
         ),
-        (Some(l), _) => format!(
-            "Finish moves the link from billing profile {} to billing profile {} of billing account {}: purchases made after Finish are billed to the new profile; earlier purchases and their invoices stay on {}.",
-            l.billing_profile_id, r.profile.display_name, r.account.display_name, l.billing_profile_id
-        ),
-    };
+    }
+}
+
+fn review_view(r: &LinkReview, s: &AppState) -> ReviewView {
     ReviewView {
         billing_account: BillingAccountView::new(&r.account, &[], r.mca_already_accepted, &s.config),
         billing_profile: BillingProfileView::new(&r.profile, &s.config),
         agreement: AgreementView { required: r.needs.mca_required, already_accepted: r.mca_already_accepted, version: AGREEMENT_VERSION },
         secondary_acknowledgement_required: r.needs.secondary_required,
-        warnings,
+        warnings: warning_codes(&r.warnings),
         current_link: r.current.as_ref().map(LinkView::from),
         effects: EffectsView {
-            changes_link: !noop,
-            summary,
-            later_purchases_billed_to: target,
-            earlier_purchases_stay_on: if noop { None } else { earlier },
+            changes_link: r.effects.changes_link(),
+            summary: effects_summary(r),
+            later_purchases_billed_to: r.effects.target.into(),
+            earlier_purchases_stay_on: r.effects.earlier_purchases_stay_on().map(BillingRef::from),
         },
-        etag: format!("\"{}\"", r.link_version),
+        etag: etag(r.link_version),
     }
 }
 
@@ -138,25 +138,8 @@ pub(crate) fn review_view(r: &LinkReview, s: &AppState) -> ReviewView {
     responses((status = 200, body = ReviewView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn review_link(State(s): State<AppState>, who: TenantUser, Query(q): Query<ReviewParams>) -> ApiResult<Response> {
     let (a, p) = parse_pair(q.billing_account_id.as_deref(), q.billing_profile_id.as_deref())?;
-    let r = s.store.review_link(&who.ctx, who.tenant.id, a, p).await?;
-    let etag = format!("\"{}\"", r.link_version);
-    Ok(with_etag(Json(review_view(&r, &s)), &etag))
-}
-
-fn with_etag(body: impl IntoResponse, etag: &str) -> Response {
-    let mut resp = body.into_response();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    resp
-}
-
-/// Reads `If-Match`: `"7"`, `W/"7"` or `7`. A value that is not a version can never match.
-fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
-    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let raw = v.to_str().unwrap_or("").trim();
-    let raw = raw.strip_prefix("W/").unwrap_or(raw).trim_matches('"');
-    raw.parse::<i64>().map(Some).map_err(|_| ApiError::Precondition(format!("If-Match {raw:?} does not match the current link version")))
+    let r = s.store.review_link(&who.cx, a, p).await?;
+    Ok(with_etag(Json(review_view(&r, &s)), r.link_version))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -182,8 +165,8 @@ pub struct LinkResult {
     pub message: String,
 }
 
-pub(crate) fn link_result(o: &LinkOutcome, s: &AppState) -> LinkResult {
-    let message = if !o.changed {
+fn link_result(o: &LinkOutcome, s: &AppState) -> LinkResult {
+    let message = if !o.changed() {
         "This billing account and profile are already linked; nothing changed.".to_owned()
     } else {
         format!(
@@ -193,10 +176,10 @@ pub(crate) fn link_result(o: &LinkOutcome, s: &AppState) -> LinkResult {
     };
     LinkResult {
         link: LinkView::from(&o.link),
-        changed: o.changed,
+        changed: o.changed(),
         billing_account: BillingAccountView::new(&o.account, &[], true, &s.config),
         billing_profile: BillingProfileView::new(&o.profile, &s.config),
-        previous_link: if o.changed { o.previous.as_ref().map(LinkView::from) } else { None },
+        previous_link: if o.changed() { o.previous.as_ref().map(LinkView::from) } else { None },
         message,
     }
 }
@@ -221,8 +204,8 @@ pub async fn put_link(
         accept_secondary_acknowledgement: b.accept_secondary_acknowledgement,
         if_match: if_match(&headers)?,
     };
-    let o = s.store.link_billing(&who.ctx, who.tenant.id, &cmd).await?;
-    Ok(with_etag(Json(link_result(&o, &s)), &format!("\"{}\"", o.link_version)))
+    let o = s.store.link_billing(&who.cx, &cmd).await?;
+    Ok(with_etag(Json(link_result(&o, &s)), o.link_version))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -289,8 +272,8 @@ pub async fn setup_link(
         accept_secondary_acknowledgement: b.accept_secondary_acknowledgement,
         if_match: if_match(&headers)?,
     };
-    let o = s.store.setup_link(&who.ctx, who.tenant.id, &cmd).await?;
-    Ok(with_etag(Json(link_result(&o, &s)), &format!("\"{}\"", o.link_version)))
+    let o = s.store.setup_link(&who.cx, &cmd).await?;
+    Ok(with_etag(Json(link_result(&o, &s)), o.link_version))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -315,6 +298,6 @@ pub async fn link_history(
         ),
         None => None,
     };
-    let links = s.store.link_history(who.tenant.id, at).await?;
+    let links = s.store.link_history(&who.cx, at).await?;
     Ok(Json(ListView { items: links.iter().map(LinkView::from).collect(), next_cursor: None }))
 }

@@ -2,37 +2,30 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use pb_domain::{LegalProfileInput, PartnerRole, TenantId};
+use axum::http::StatusCode;
+use axum::response::Response;
+use pb_app::{AppState, TenantUser};
+use pb_domain::LegalProfileInput;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::TenantUser;
+use crate::Problem;
+use crate::etag::with_etag;
 use crate::extract::JsonBody;
-use crate::problem::{ApiError, ApiResult};
-use crate::views::{LinkState, LinkView, PartnerAccountView, TenantView, UserView};
-use crate::{AppState, Problem};
+use crate::problem::ApiResult;
+use crate::views::{PartnerAccountView, TenantView, UserView};
 
 pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(get_me)).routes(routes!(get_partner_account)).routes(routes!(put_legal_profile))
-}
-
-/// The link in force for the tenant's partner account, if any.
-pub(crate) async fn link_view(s: &AppState, tenant: TenantId) -> ApiResult<Option<LinkState>> {
-    let (link, _) = s.store.current_link(tenant).await?;
-    let Some(link) = link else { return Ok(None) };
-    let account_has_primary_contact = s.store.linked_account_has_primary_contact(tenant).await?.unwrap_or(false);
-    Ok(Some(LinkState { link: LinkView::from(&link), account_has_primary_contact }))
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {
     tenant: TenantView,
     user: UserView,
-    /// From the token's `wids` (rule A1).
+    /// From the token's `wids`, as stored when the user was seen (rule A1).
     global_admin: bool,
     partner_roles: Vec<String>,
 }
@@ -40,19 +33,8 @@ pub struct Me {
 /// Who am I: the tenant signed in with (rule P3), the user and their roles.
 #[utoipa::path(get, path = "/api/v1/me", tag = "tenant", security(("bearer" = [])), responses((status = 200, body = Me), (status = 401, body = Problem)))]
 pub async fn get_me(who: TenantUser) -> Json<Me> {
-    let mut user = UserView::from(&who.user);
-    if who.global_admin && !user.directory_roles.iter().any(|r| r == "global_admin") {
-        user.directory_roles.push("global_admin".into());
-    }
-    Json(Me { tenant: TenantView::from(&who.tenant), partner_roles: user.partner_roles.clone(), user, global_admin: who.global_admin })
-}
-
-fn with_etag(body: impl IntoResponse, etag: &str) -> Response {
-    let mut resp = body.into_response();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    resp
+    let user = UserView::from(&who.user);
+    Json(Me { tenant: TenantView::from(&who.tenant), partner_roles: user.partner_roles.clone(), user, global_admin: who.is_global_admin() })
 }
 
 /// The tenant's partner account: state, verified legal profile, any pending change, the billing link.
@@ -60,26 +42,20 @@ fn with_etag(body: impl IntoResponse, etag: &str) -> Response {
 #[utoipa::path(get, path = "/api/v1/partner-account", tag = "tenant", security(("bearer" = [])),
     responses((status = 200, body = PartnerAccountView), (status = 404, body = Problem)))]
 pub async fn get_partner_account(State(s): State<AppState>, who: TenantUser) -> ApiResult<Response> {
-    let p = s.store.get_partner_account(who.tenant.id).await?;
-    let link = link_view(&s, who.tenant.id).await?;
-    Ok(with_etag(Json(PartnerAccountView::new(&p, link)), &PartnerAccountView::etag(&p)))
+    let o = s.store.partner_overview(who.cx.tenant()).await?;
+    Ok(with_etag(Json(PartnerAccountView::new(&o)), o.partner.link_version))
 }
 
-/// Submit a legal profile change. It stays pending until an operator verifies it; until then every
-/// billing account keeps using the verified profile (rule N3).
+/// Submit a legal profile change (global admin or account admin). It stays pending until an operator
+/// verifies it; until then every billing account keeps using the verified profile (rule N3).
 #[utoipa::path(put, path = "/api/v1/partner-account/legal-profile", tag = "tenant", security(("bearer" = [])), request_body = LegalProfileInput,
     responses((status = 202, body = PartnerAccountView), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_legal_profile(
     State(s): State<AppState>,
     who: TenantUser,
-    _headers: HeaderMap,
     JsonBody(b): JsonBody<LegalProfileInput>,
 ) -> ApiResult<(StatusCode, Json<PartnerAccountView>)> {
-    if !who.global_admin && !who.has_partner_role(PartnerRole::AccountAdmin) {
-        return Err(ApiError::Forbidden("changing the legal profile needs the global admin or account admin role".into()));
-    }
-    let change = b.parse_change()?;
-    let p = s.store.submit_legal_profile_change(&who.ctx, who.tenant.id, &change).await?;
-    let link = link_view(&s, who.tenant.id).await?;
-    Ok((StatusCode::ACCEPTED, Json(PartnerAccountView::new(&p, link))))
+    s.store.submit_legal_profile_change(&who.cx, &b).await?;
+    let o = s.store.partner_overview(who.cx.tenant()).await?;
+    Ok((StatusCode::ACCEPTED, Json(PartnerAccountView::new(&o))))
 }

@@ -9,10 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::TenantUser;
+use pb_app::{AppState, TenantUser};
+
+use crate::Problem;
 use crate::problem::ApiResult;
 use crate::views::ListView;
-use crate::{AppState, Problem};
 
 pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(list_notifications)).routes(routes!(read_notification))
@@ -45,7 +46,7 @@ pub async fn list_notifications(
     who: TenantUser,
     Query(q): Query<Params>,
 ) -> ApiResult<Json<ListView<NotificationView>>> {
-    let page = s.store.list_notifications(who.tenant.id, who.user.id, q.cursor.as_deref(), q.limit).await?;
+    let page = s.store.list_notifications(&who.cx, q.cursor.as_deref(), q.limit).await?;
     let items = page
         .items
         .into_iter()
@@ -65,6 +66,6 @@ pub async fn list_notifications(
 #[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "notifications", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn read_notification(State(s): State<AppState>, who: TenantUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.store.mark_notification_read(who.tenant.id, who.user.id, &id).await?;
+    s.store.mark_notification_read(&who.cx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,11 +10,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Operator;
+use pb_app::{AppState, Operator};
+
+use crate::Problem;
 use crate::extract::JsonBody;
 use crate::problem::{ApiError, ApiResult};
 use crate::views::{PartnerAccountView, TenantView, UserView};
-use crate::{AppState, Problem};
 
 pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(create_tenant, list_tenants))
@@ -208,10 +209,10 @@ pub async fn put_partner_account(
     };
     let put =
         e.finish(|| Some(PutPartnerAccount { partner_id: partner_id?, name: name?, state: state?, legal_profile: legal_profile? }))?;
-    let (p, created) = s.store.put_partner_account(&op.ctx, tid, &put).await?;
-    let link = crate::routes::me::link_view(&s, tid).await?;
+    let (_, created) = s.store.put_partner_account(&op.ctx, tid, &put).await?;
+    let o = s.store.partner_overview(tid).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(PartnerAccountView::new(&p, link))))
+    Ok((status, Json(PartnerAccountView::new(&o))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -233,9 +234,8 @@ pub async fn patch_partner_account(
     let mut e = FieldErrors::new();
     let state = parse_state(&mut e, b.state.as_deref());
     let state = e.finish(|| state)?;
-    let p = s.store.set_partner_state(&op.ctx, tid, state).await?;
-    let link = crate::routes::me::link_view(&s, tid).await?;
-    Ok(Json(PartnerAccountView::new(&p, link)))
+    s.store.set_partner_state(&op.ctx, tid, state).await?;
+    Ok(Json(PartnerAccountView::new(&s.store.partner_overview(tid).await?)))
 }
 
 /// Apply the pending legal profile change: from now on it is the verified profile (rule N3).
@@ -243,7 +243,6 @@ pub async fn patch_partner_account(
     params(("tid" = String, Path)), responses((status = 200, body = PartnerAccountView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn verify_legal_profile(State(s): State<AppState>, op: Operator, Path(tid): Path<String>) -> ApiResult<Json<PartnerAccountView>> {
     let tid = tenant_id(&tid)?;
-    let p = s.store.verify_legal_profile(&op.ctx, tid).await?;
-    let link = crate::routes::me::link_view(&s, tid).await?;
-    Ok(Json(PartnerAccountView::new(&p, link)))
+    s.store.verify_legal_profile(&op.ctx, tid).await?;
+    Ok(Json(PartnerAccountView::new(&s.store.partner_overview(tid).await?)))
 }

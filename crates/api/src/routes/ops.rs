@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::AppState;
+use pb_app::AppState;
+
 use crate::problem::ApiError;
 
 pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
@@ -64,8 +65,4 @@ pub async fn jwks(State(state): State<AppState>) -> Result<Json<serde_json::Valu
         Some(dev) => Ok(Json(dev.jwks())),
         None => Err(ApiError::NotFound("JWKS (an external issuer is configured)".into())),
     }
-}
-
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound("resource".into())
 }

@@ -1,0 +1,148 @@
+//! Who is calling. One [`TenantUser`] type, made once per request from a bearer token (the API) or
+//! from a session (the pages); both end in the stored user with their stored roles, the one source
+//! of rule A1. Operators (rule A6) are a separate kind of caller.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use pb_auth::{Claims, Verifier};
+use pb_domain::{DirectoryRole, TenantId, UserId};
+use pb_store::{Ctx, SeenUser, Store, StoreError, Tenant, User, UserCtx, WebSession};
+
+use crate::problem::Problem;
+
+/// A signed-in user of a tenant. The tenant is the one they signed in with (rule P3).
+#[derive(Debug, Clone)]
+pub struct TenantUser {
+    pub tenant: Tenant,
+    pub user: User,
+    /// What every store call of this user takes: the tenant travels with the user.
+    pub cx: UserCtx,
+}
+
+impl TenantUser {
+    pub fn new(tenant: Tenant, user: User, request_id: Option<String>) -> Self {
+        let cx = UserCtx::new(&user, request_id);
+        TenantUser { tenant, user, cx }
+    }
+
+    /// Rule A1, from the stored roles.
+    pub fn is_global_admin(&self) -> bool {
+        self.cx.is_global_admin()
+    }
+
+    /// The user of a live web session, if the session's tenant and user still exist.
+    pub async fn from_session(store: &Store, session: &WebSession, request_id: Option<String>) -> Result<Option<TenantUser>, StoreError> {
+        let tenant = match store.get_tenant(session.tenant_id).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match store.get_user(session.tenant_id, session.user_id).await {
+            Ok(u) => Ok(Some(TenantUser::new(tenant, u, request_id))),
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A platform operator (rule A6).
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub ctx: Ctx,
+}
+
+/// Either kind of caller.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Operator(Operator),
+    User(Box<TenantUser>),
+}
+
+/// Why a caller was not let in.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Signed in, but not the kind of caller this needs.
+    #[error("{0}")]
+    WrongCaller(String),
+    #[error("cannot resolve the caller: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl AuthFailure {
+    pub fn to_problem(&self) -> Problem {
+        match self {
+            AuthFailure::Unauthenticated(m) => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", m.clone()),
+            AuthFailure::WrongCaller(m) => Problem::new(StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            AuthFailure::Store(_) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "something went wrong on our side; quote the request id when reporting it",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for AuthFailure {
+    fn into_response(self) -> Response {
+        if let AuthFailure::Store(e) = &self {
+            tracing::error!(error = %e, "cannot resolve the caller");
+        }
+        self.to_problem().into_response()
+    }
+}
+
+/// Verifies bearer tokens and resolves them to principals.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    verifier: Arc<Verifier>,
+}
+
+impl Authenticator {
+    pub fn new(verifier: Verifier) -> Self {
+        Authenticator { verifier: Arc::new(verifier) }
+    }
+
+    /// Resolves a token: operators by role; users by `tid` (a tenant this service does not know is
+    /// refused) and `oid` (recorded on first sight, directory roles refreshed from `wids`).
+    pub async fn resolve(&self, store: &Store, token: &str, request_id: Option<String>) -> Result<Principal, AuthFailure> {
+        let claims =
+            self.verifier.verify(token).await.map_err(|e| AuthFailure::Unauthenticated(format!("the bearer token was refused: {e}")))?;
+        if claims.is_operator() {
+            return Ok(Principal::Operator(Operator { ctx: Ctx::operator(claims.sub.clone(), request_id) }));
+        }
+        resolve_user(store, &claims, request_id).await.map(|u| Principal::User(Box::new(u)))
+    }
+}
+
+async fn resolve_user(store: &Store, claims: &Claims, request_id: Option<String>) -> Result<TenantUser, AuthFailure> {
+    let unauthenticated = |m: &str| AuthFailure::Unauthenticated(m.to_owned());
+    let tid = claims.tid.as_deref().ok_or_else(|| unauthenticated("the token has no tid (tenant) claim"))?;
+    let tenant_id = TenantId::parse(tid).map_err(|_| unauthenticated("the token's tid is not a tenant id"))?;
+    let tenant = match store.get_tenant(tenant_id).await {
+        Ok(t) => t,
+        Err(StoreError::NotFound(_)) => {
+            return Err(AuthFailure::Unauthenticated(format!(
+                "tenant {tid} is not known to this service; an operator must provision it first"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let oid = claims.oid.as_deref().ok_or_else(|| unauthenticated("the token has no oid (user) claim"))?;
+    let user_id = UserId::parse(oid).map_err(|_| unauthenticated("the token's oid is not a user id"))?;
+    let seen = SeenUser {
+        id: user_id,
+        email: claims.preferred_username.clone().unwrap_or_default(),
+        display_name: claims.name.clone().or_else(|| claims.preferred_username.clone()).unwrap_or_else(|| oid.to_owned()),
+        directory_roles: DirectoryRole::from_wids(&claims.wids),
+    };
+    let user = match store.record_user_seen(tenant.id, &seen).await {
+        Ok(u) => u,
+        Err(StoreError::NotFound(_)) => return Err(unauthenticated("the token's user belongs to another tenant")),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(TenantUser::new(tenant, user, request_id))
+}

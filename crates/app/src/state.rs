@@ -1,0 +1,42 @@
+//! The state every handler of either face gets.
+
+use std::sync::{Arc, OnceLock};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use pb_auth::DevIssuer;
+use pb_store::Store;
+
+use crate::config::AppConfig;
+use crate::principal::Authenticator;
+use crate::rate_limit::RateLimiter;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub auth: Authenticator,
+    /// Present when the local dev issuer is in use: its JWKS is published.
+    pub dev_issuer: Option<Arc<DevIssuer>>,
+    pub config: Arc<AppConfig>,
+    pub metrics: PrometheusHandle,
+    pub rate_limiter: RateLimiter,
+}
+
+impl AppState {
+    pub fn new(store: Store, auth: Authenticator, dev_issuer: Option<Arc<DevIssuer>>, config: AppConfig) -> AppState {
+        AppState { store, auth, dev_issuer, config: Arc::new(config), metrics: metrics_handle(), rate_limiter: RateLimiter::default() }
+    }
+}
+
+/// The process-wide Prometheus recorder, installed once however many apps a process builds.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only when another recorder is already installed; then metrics go there.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
