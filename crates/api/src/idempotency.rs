@@ -1,17 +1,81 @@
 //! `Idempotency-Key` on every POST: a repeat with the same key and body returns the first response
 //! without doing anything again; the same key with another body is 422 `idempotency_key_reused`.
 
+//!
+//! The middleware claims the key and hands the handler an [`Idem`] slot. A handler that changes
+//! something answers through an [`Answer`], which the store uses to write the response in the same
+//! transaction as the work: a crash can never leave work done without its answer, so a retry
+//! replays the original response instead of doing the work again. Answers of requests that changed
+//! nothing (refusals) are stored afterwards.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use pb_store::{IdempotencyClaim, StoredResponse};
+use pb_app::{AppState, MAX_BODY_BYTES, PROBLEM_JSON, Principal};
+use pb_store::{Completion, IdempotencyClaim, StoredResponse};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use pb_app::{AppState, MAX_BODY_BYTES, PROBLEM_JSON, Principal};
-
 use crate::problem::ApiError;
+
+/// The claimed key of this request, if it carried one.
+#[derive(Clone)]
+struct Slot {
+    scope: String,
+    key: String,
+    done: Arc<AtomicBool>,
+}
+
+/// The idempotency slot of a request (empty without `Idempotency-Key`).
+pub struct Idem(Option<Slot>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Idem {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Idem(parts.extensions.get::<Slot>().cloned()))
+    }
+}
+
+type Render<T> = dyn Fn(&T) -> serde_json::Value + Send + Sync;
+
+/// How a handler answers with a use case's outcome `T`: one rendering, for the response it sends
+/// and for the response the store keeps for retries.
+pub struct Answer<T> {
+    status: StatusCode,
+    render: Arc<Render<T>>,
+}
+
+impl<T: 'static> Answer<T> {
+    pub fn new<V: Serialize>(status: StatusCode, view: impl Fn(&T) -> V + Send + Sync + 'static) -> Self {
+        let render = move |t: &T| serde_json::to_value(view(t)).unwrap_or(serde_json::Value::Null);
+        Answer { status, render: Arc::new(render) }
+    }
+
+    /// The completion to hand to the store, when the request claimed a key.
+    pub fn completion(&self, idem: &Idem) -> Option<Completion> {
+        let slot = idem.0.as_ref()?;
+        let (status, render) = (self.status.as_u16(), self.render.clone());
+        Some(Completion::new(slot.scope.clone(), slot.key.clone(), slot.done.clone(), move |t: &T| StoredResponse {
+            status,
+            body: if status == 204 { String::new() } else { render(t).to_string() },
+        }))
+    }
+
+    pub fn respond(&self, out: &T) -> Response {
+        if self.status == StatusCode::NO_CONTENT {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        (self.status, Json((self.render)(out))).into_response()
+    }
+}
 
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(key) = req.headers().get("idempotency-key").cloned() else { return next.run(req).await };
@@ -50,7 +114,13 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         IdempotencyClaim::InProgress => ApiError::IdempotencyKeyInUse.into_response(),
         IdempotencyClaim::Replay(stored) => replay(&stored),
         IdempotencyClaim::New => {
+            let done = Arc::new(AtomicBool::new(false));
+            parts.extensions.insert(Slot { scope: scope.clone(), key: key.clone(), done: done.clone() });
             let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            if done.load(Ordering::Acquire) {
+                // The work's own transaction stored this response.
+                return resp;
+            }
             let status = resp.status();
             if status.is_server_error() {
                 let _ = state.store.release_idempotency_key(&scope, &key).await;
@@ -74,7 +144,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
 }
 
 fn replay(stored: &StoredResponse) -> Response {
-    let status = axum::http::StatusCode::from_u16(stored.status).unwrap_or(axum::http::StatusCode::OK);
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    if status == StatusCode::NO_CONTENT {
+        let mut resp = status.into_response();
+        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        return resp;
+    }
     let mut resp = (status, stored.body.clone()).into_response();
     let ctype = if status.as_u16() >= 400 { PROBLEM_JSON } else { "application/json" };
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));

@@ -26,10 +26,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("pb-domain", &[]),
     ("pb-auth", &[]),
     ("pb-store", &["pb-domain"]),
+    ("pb-documents", &["pb-domain"]),
     ("pb-app", &["pb-domain", "pb-store", "pb-auth"]),
-    ("pb-api", &["pb-domain", "pb-store", "pb-app"]),
-    ("pb-web", &["pb-domain", "pb-store", "pb-app"]),
-    ("partner-billing", &["pb-domain", "pb-store", "pb-auth", "pb-app", "pb-api", "pb-web"]),
+    ("pb-jobs", &["pb-domain", "pb-store", "pb-app"]),
+    ("pb-api", &["pb-domain", "pb-store", "pb-app", "pb-documents"]),
+    ("pb-web", &["pb-domain", "pb-store", "pb-app", "pb-documents"]),
+    ("partner-billing", &["pb-domain", "pb-store", "pb-auth", "pb-app", "pb-api", "pb-web", "pb-jobs"]),
 ];
 
 #[test]

@@ -157,6 +157,9 @@ prefixed_id!(AgreementAcceptanceId, "agr", "agreement acceptance");
 prefixed_id!(BillingLinkId, "bl", "billing link");
 prefixed_id!(RoleAssignmentId, "ra", "role assignment");
 prefixed_id!(AuditRecordId, "au", "audit record");
+prefixed_id!(PurchaseId, "pu", "purchase");
+prefixed_id!(InvoiceId, "in", "invoice");
+prefixed_id!(InvoiceRunId, "ir", "invoice run");
 
 #[cfg(test)]
 mod tests {

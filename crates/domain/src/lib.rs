@@ -4,6 +4,7 @@
 pub mod address;
 pub mod billing;
 pub mod clock;
+pub mod commerce;
 pub mod country;
 pub mod ids;
 pub mod instrument;
@@ -16,6 +17,7 @@ pub mod validation;
 
 pub use address::{Address, AddressInput, Contact, ContactInput, EmailAddress, PhoneNumber};
 pub use clock::{Clock, SystemClock, TestClock};
+pub use commerce::{OfferId, OfferKind, Period};
 pub use country::CountryCode;
 pub use ids::*;
 pub use instrument::{DisplayHint, NewPaymentInstrument, PaymentInstrumentInput, PaymentInstrumentKind, ProcessorToken};

@@ -2,6 +2,7 @@
 
 use pb_domain::{TenantId, UserId, UserRoles};
 
+use crate::idempotency::Completion;
 use crate::model::User;
 
 /// Who is acting, for the audit trail.
@@ -39,15 +40,23 @@ impl Actor {
 pub struct Ctx {
     pub actor: Actor,
     pub request_id: Option<String>,
+    /// The claimed idempotency key whose response the use case stores with its work.
+    pub completion: Option<Completion>,
 }
 
 impl Ctx {
     pub fn system() -> Self {
-        Ctx { actor: Actor::System, request_id: None }
+        Ctx { actor: Actor::System, request_id: None, completion: None }
     }
 
     pub fn operator(subject: impl Into<String>, request_id: Option<String>) -> Self {
-        Ctx { actor: Actor::Operator { subject: subject.into() }, request_id }
+        Ctx { actor: Actor::Operator { subject: subject.into() }, request_id, completion: None }
+    }
+
+    /// This context, answering an idempotent request through `c`.
+    pub fn completing(mut self, c: Option<Completion>) -> Self {
+        self.completion = c;
+        self
     }
 }
 
@@ -66,7 +75,13 @@ impl UserCtx {
     /// The context of `user` acting in their own tenant.
     pub fn new(user: &User, request_id: Option<String>) -> Self {
         let actor = Actor::User { user_id: user.id, global_admin: user.roles.is_global_admin() };
-        UserCtx { tenant: user.tenant_id, user: user.id, roles: user.roles.clone(), ctx: Ctx { actor, request_id } }
+        UserCtx { tenant: user.tenant_id, user: user.id, roles: user.roles.clone(), ctx: Ctx { actor, request_id, completion: None } }
+    }
+
+    /// This context, answering an idempotent request through `c`.
+    pub fn completing(mut self, c: Option<Completion>) -> Self {
+        self.ctx.completion = c;
+        self
     }
 
     pub fn tenant(&self) -> TenantId {

@@ -124,6 +124,9 @@ id_args!(
     pb_domain::BillingLinkId,
     pb_domain::RoleAssignmentId,
     pb_domain::AuditRecordId,
+    pb_domain::PurchaseId,
+    pb_domain::InvoiceId,
+    pb_domain::InvoiceRunId,
 );
 
 /// Builds a `Vec<Arg>` from values of mixed types: `args![tenant, name, now]`.

@@ -36,6 +36,9 @@ pub enum StoreError {
     /// A field refers to something that does not fit (e.g. a profile of another account).
     #[error("{field}: {message}")]
     Invalid { field: &'static str, code: &'static str, message: String },
+    /// The request is well-formed but cannot be carried out as asked; `code` is stable (422).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// Input the use case parsed itself (after checking the caller may act) was invalid.
     #[error("invalid fields: {0}")]
     Fields(pb_domain::FieldErrors),
@@ -51,6 +54,17 @@ pub enum StoreError {
 impl StoreError {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         StoreError::Conflict { code, message: message.into() }
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Unprocessable { code, message: message.into() }
+    }
+
+    /// A refusal of one field, named with its path (422 `validation_failed`).
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        let mut e = pb_domain::FieldErrors::new();
+        e.push(field, code, message.into());
+        StoreError::Fields(e)
     }
 
     pub fn is_unique_violation(&self) -> bool {

@@ -1,11 +1,17 @@
 //! Idempotency keys: a POST repeated with the same key and body gets the first response, and does
 //! nothing again. Keys are scoped to the tenant (or operator) and kept at least 24 hours.
 //!
-//! A request first *claims* its key (a row with status 0), runs, then *completes* it with the
-//! response. A concurrent repeat sees the claim and is told to retry; a claim abandoned by a crash
-//! is taken over after a minute.
+//! A request first *claims* its key (a row with status 0), then runs. A use case that changes
+//! something stores the response in its own transaction ([`Completion`]), so after any crash a retry
+//! either replays the original answer or runs the work for the first time, never twice. A request
+//! that changed nothing (a refusal) is completed afterwards. A concurrent repeat sees the claim and
+//! is told to retry; a claim abandoned by a crash is taken over after a minute.
 
-use crate::db::args;
+use std::any::Any;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::db::{Tx, args};
 use crate::{Result, Store, Ts};
 
 /// How long a completed key is kept.
@@ -29,6 +35,80 @@ pub enum IdempotencyClaim {
     InProgress,
     /// The key was used with a different request.
     Mismatch,
+}
+
+type Render = dyn Fn(&dyn Any) -> Option<StoredResponse> + Send + Sync;
+
+/// How a claimed key's response is made from a use case's outcome, so that the use case stores it in
+/// its own transaction. The renderer is the same one the handler answers with.
+#[derive(Clone)]
+pub struct Completion {
+    scope: String,
+    key: String,
+    render: Arc<Render>,
+    done: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion").field("scope", &self.scope).field("done", &self.completed()).finish_non_exhaustive()
+    }
+}
+
+impl Completion {
+    /// A completion of key `key` of `scope` for a use case whose outcome is a `T`; `done` is set once
+    /// the response is committed.
+    pub fn new<T: 'static>(
+        scope: String,
+        key: String,
+        done: Arc<AtomicBool>,
+        render: impl Fn(&T) -> StoredResponse + Send + Sync + 'static,
+    ) -> Self {
+        let render = move |out: &dyn Any| out.downcast_ref::<T>().map(&render);
+        Completion { scope, key, render: Arc::new(render), done }
+    }
+
+    /// Whether the use case committed the response with its work.
+    pub fn completed(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+}
+
+impl Completion {
+    /// The response for `out`, if `out` is the outcome this completion renders.
+    fn render(&self, out: &dyn Any) -> Option<StoredResponse> {
+        (self.render)(out)
+    }
+}
+
+/// Stores `resp` for the claimed key inside the work's transaction `tx`.
+async fn store_in_tx(tx: &mut Tx, c: &Completion, resp: StoredResponse, now: Ts) -> Result<bool> {
+    let n = tx
+        .execute(
+            "UPDATE idempotency_keys SET response_status = $3, response_body = $4, expires_at = $5 \
+             WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0",
+            args![c.scope.as_str(), c.key.as_str(), i64::from(resp.status), resp.body, Ts::from(now.0 + KEEP_FOR)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+impl Store {
+    /// Commits a use case's transaction, with the idempotent response of `out` when the caller
+    /// claimed a key: the work and its answer are durable together or not at all.
+    pub(crate) async fn commit<T: Any + Sync>(&self, mut tx: Tx, ctx: &crate::Ctx, out: &T) -> Result<()> {
+        // Rendered before any await: the outcome is not carried across one as `dyn Any`.
+        let pending = ctx.completion.as_ref().and_then(|c| c.render(out).map(|r| (c, r)));
+        let completed = match pending {
+            Some((c, resp)) => store_in_tx(&mut tx, c, resp, self.now()).await?,
+            None => false,
+        };
+        tx.commit().await?;
+        if let (true, Some(c)) = (completed, &ctx.completion) {
+            c.done.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
 }
 
 #[derive(sqlx::FromRow)]

@@ -9,6 +9,7 @@ use pb_domain::Clock;
 mod access;
 mod audit;
 mod billing;
+mod commerce;
 mod ctx;
 pub mod db;
 mod error;
@@ -28,10 +29,14 @@ mod users;
 
 pub use audit::{AuditQuery, AuditRecord};
 pub use billing::{BillingAccountPatch, NewBillingAccount};
+pub use commerce::{
+    Invoice, InvoiceLine, InvoiceRunSummary, InvoiceSectionLines, InvoiceSummary, NewPurchase, Offer, PaymentChoice, Purchase, PutOffer,
+    RunProgress,
+};
 pub use ctx::{Actor, Ctx, UserCtx};
 pub use db::{Backend, ConnectOptions, Db, Pool, redact_url};
 pub use error::{Result, StoreError};
-pub use idempotency::{IdempotencyClaim, StoredResponse};
+pub use idempotency::{Completion, IdempotencyClaim, StoredResponse};
 pub use link::{AccountChoice, LinkCommand, LinkOutcome, LinkReview, ProfileChoice, SetupCommand};
 pub use migrate::{Readiness, migration_names};
 pub use model::{
@@ -67,18 +72,31 @@ impl<T> Page<T> {
     }
 }
 
-/// The store: a pool and a clock.
+/// From this date on, membership purchases need a billing link (rule B1).
+pub const DEFAULT_PURCHASE_CUTOVER: time::Date = time::macros::date!(2024 - 02 - 01);
+
+/// The store: a pool, a clock, and the settings its rules read.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
     clock: Arc<dyn Clock>,
+    purchase_cutover: time::Date,
 }
 
 impl Store {
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`); does not migrate.
     pub async fn connect(url: &str, opts: &ConnectOptions, clock: Arc<dyn Clock>) -> Result<Store> {
         let db = Db::connect(url, opts).await?;
-        Ok(Store { db, clock })
+        Ok(Store { db, clock, purchase_cutover: DEFAULT_PURCHASE_CUTOVER })
+    }
+
+    /// The store with another purchase cutover date (`--purchase-cutover`, rule B1).
+    pub fn with_purchase_cutover(self, cutover: time::Date) -> Store {
+        Store { purchase_cutover: cutover, ..self }
+    }
+
+    pub fn purchase_cutover(&self) -> time::Date {
+        self.purchase_cutover
     }
 
     pub fn backend(&self) -> Backend {

@@ -150,7 +150,7 @@ impl Store {
             return Err(StoreError::NotFound("notification"));
         }
         tx.execute("UPDATE notifications SET read_at = $2 WHERE id = $1 AND read_at IS NULL", args![id, now]).await?;
-        tx.commit().await
+        self.commit(tx, cx.ctx(), &()).await
     }
 
     /// Emails of the tenant not yet sent, oldest first.

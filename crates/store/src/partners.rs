@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::audit::{NewAudit, write_audit};
 use crate::db::{Tx, args};
 use crate::error::corrupt;
-use crate::model::{BillingLink, PartnerAccount, PendingLegalProfile};
+use crate::model::{BillingLink, PartnerAccount};
 use crate::notify::{Announcement, Audience, announce};
 use crate::read::{current_link_in_tx, partner_in_tx};
 use crate::{Ctx, Result, Store, StoreError, Ts, UserCtx};
@@ -75,6 +75,13 @@ async fn blockers_in_tx(tx: &mut Tx, partner: &PartnerAccount, link: Option<&Bil
     Ok(purchase_blockers(partner.state, contact))
 }
 
+async fn overview_in_tx(tx: &mut Tx, tenant_id: TenantId) -> Result<PartnerOverview> {
+    let partner = partner_in_tx(tx, tenant_id, false).await?.ok_or(StoreError::NotFound("partner account"))?;
+    let link = current_link_in_tx(tx, partner.id).await?;
+    let blockers = blockers_in_tx(tx, &partner, link.as_ref()).await?;
+    Ok(PartnerOverview { partner, link, blockers })
+}
+
 impl Store {
     pub async fn get_partner_account(&self, tenant_id: TenantId) -> Result<PartnerAccount> {
         let mut tx = self.db.begin().await?;
@@ -86,11 +93,9 @@ impl Store {
     /// The partner account, its link in force and its purchase blockers, in one read (rule M4).
     pub async fn partner_overview(&self, tenant_id: TenantId) -> Result<PartnerOverview> {
         let mut tx = self.db.begin().await?;
-        let partner = partner_in_tx(&mut tx, tenant_id, false).await?.ok_or(StoreError::NotFound("partner account"))?;
-        let link = current_link_in_tx(&mut tx, partner.id).await?;
-        let blockers = blockers_in_tx(&mut tx, &partner, link.as_ref()).await?;
+        let o = overview_in_tx(&mut tx, tenant_id).await?;
         tx.commit().await?;
-        Ok(PartnerOverview { partner, link, blockers })
+        Ok(o)
     }
 
     /// Whether the caller may submit legal profile changes (the pages ask before offering the form).
@@ -100,7 +105,7 @@ impl Store {
 
     /// Creates or replaces the tenant's partner account (operator). Returns whether it was created.
     /// Replacing keeps the link, its version and any pending legal profile change.
-    pub async fn put_partner_account(&self, ctx: &Ctx, tenant_id: TenantId, put: &PutPartnerAccount) -> Result<(PartnerAccount, bool)> {
+    pub async fn put_partner_account(&self, ctx: &Ctx, tenant_id: TenantId, put: &PutPartnerAccount) -> Result<(PartnerOverview, bool)> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let tenant: Option<String> = tx.scalar_optional("SELECT id FROM tenants WHERE id = $1", args![tenant_id]).await?;
@@ -152,12 +157,13 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
-        Ok((after, created))
+        let o = overview_in_tx(&mut tx, tenant_id).await?;
+        self.commit(tx, ctx, &o).await?;
+        Ok((o, created))
     }
 
     /// Moves the partner account to another state (operator).
-    pub async fn set_partner_state(&self, ctx: &Ctx, tenant_id: TenantId, state: PartnerAccountState) -> Result<PartnerAccount> {
+    pub async fn set_partner_state(&self, ctx: &Ctx, tenant_id: TenantId, state: PartnerAccountState) -> Result<PartnerOverview> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let before = partner_in_tx(&mut tx, tenant_id, true).await?.ok_or(StoreError::NotFound("partner account"))?;
@@ -179,14 +185,15 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
-        Ok(after)
+        let o = overview_in_tx(&mut tx, tenant_id).await?;
+        self.commit(tx, ctx, &o).await?;
+        Ok(o)
     }
 
     /// Records a legal profile change as pending (rule N3): nothing uses it until it is verified.
     /// A newer submission replaces an older pending one. Only a global admin or the partner's account
     /// admin may submit one; their input is parsed after that check, so others learn nothing of it.
-    pub async fn submit_legal_profile_change(&self, cx: &UserCtx, input: &LegalProfileInput) -> Result<PartnerAccount> {
+    pub async fn submit_legal_profile_change(&self, cx: &UserCtx, input: &LegalProfileInput) -> Result<PartnerOverview> {
         if !self.may_edit_legal_profile(cx) {
             return Err(StoreError::Forbidden("changing the legal profile needs the global admin or account admin role".into()));
         }
@@ -216,18 +223,14 @@ impl Store {
             },
         )
         .await?;
-        let after = PartnerAccount {
-            pending_legal_profile: Some(PendingLegalProfile { change: change.clone(), submitted_by: ctx.actor.id(), submitted_at: now.0 }),
-            updated_at: now.0,
-            ..before
-        };
-        tx.commit().await?;
-        Ok(after)
+        let o = overview_in_tx(&mut tx, tenant_id).await?;
+        self.commit(tx, ctx, &o).await?;
+        Ok(o)
     }
 
     /// Applies the pending change to the verified legal profile (operator). Without a pending change
     /// this is 409 `no_pending_change`.
-    pub async fn verify_legal_profile(&self, ctx: &Ctx, tenant_id: TenantId) -> Result<PartnerAccount> {
+    pub async fn verify_legal_profile(&self, ctx: &Ctx, tenant_id: TenantId) -> Result<PartnerOverview> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let before = partner_in_tx(&mut tx, tenant_id, true).await?.ok_or(StoreError::NotFound("partner account"))?;
@@ -255,7 +258,8 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
-        Ok(PartnerAccount { legal_profile: verified, pending_legal_profile: None, updated_at: now.0, ..before })
+        let o = overview_in_tx(&mut tx, tenant_id).await?;
+        self.commit(tx, ctx, &o).await?;
+        Ok(o)
     }
 }

@@ -67,7 +67,7 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx, ctx, &tenant).await?;
         Ok(tenant)
     }
 

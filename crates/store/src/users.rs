@@ -154,7 +154,7 @@ impl Store {
         )
         .await?;
         let user = user_in_tx(&mut tx, tenant_id, id).await?.ok_or(StoreError::NotFound("user"))?;
-        tx.commit().await?;
+        self.commit(tx, ctx, &user).await?;
         Ok(user)
     }
 
@@ -205,7 +205,11 @@ impl Store {
         }
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        let ctx = Ctx { actor: Actor::User { user_id: seen.id, global_admin: wanted.contains(&"global_admin") }, request_id: None };
+        let ctx = Ctx {
+            actor: Actor::User { user_id: seen.id, global_admin: wanted.contains(&"global_admin") },
+            request_id: None,
+            completion: None,
+        };
         let inserted = tx
             .execute(
                 "INSERT INTO users (id, tenant_id, email, display_name, source, created_at, last_seen_at) \

@@ -121,13 +121,15 @@ async fn partner_account_create_replace_and_state(s: Store) {
     let t = tenant(&s, "p.example").await;
     assert!(matches!(s.get_partner_account(t).await, Err(StoreError::NotFound(_))));
     let (p, created) = s.put_partner_account(&op(), t, &put("US", PartnerAccountState::PendingVerification)).await.unwrap();
+    let p = p.partner;
     assert!(created);
     assert_eq!(p.state, PartnerAccountState::PendingVerification);
     let (p2, created) = s.put_partner_account(&op(), t, &put("IT", PartnerAccountState::Active)).await.unwrap();
+    let p2 = p2.partner;
     assert!(!created);
     assert_eq!(p2.id, p.id, "replacing keeps the account");
     assert_eq!(p2.legal_profile.sold_to.country.as_str(), "IT");
-    let p3 = s.set_partner_state(&op(), t, PartnerAccountState::Suspended).await.unwrap();
+    let p3 = s.set_partner_state(&op(), t, PartnerAccountState::Suspended).await.unwrap().partner;
     assert_eq!(p3.state, PartnerAccountState::Suspended);
     assert_eq!(s.get_partner_account(t).await.map(|p| p.state).ok(), Some(PartnerAccountState::Suspended));
     assert_eq!(
@@ -155,12 +157,12 @@ async fn rule_n3_legal_profile_change_is_pending_until_verified(s: Store) {
     assert!(matches!(refused, Err(StoreError::Forbidden(_))), "only a global admin or account admin submits: {refused:?}");
     s.create_user(&op(), t, &new_user("ga@lp.example", true)).await.unwrap();
     let user = user_ctx(&s, t, "ga@lp.example").await;
-    let p = s.submit_legal_profile_change(&user, &change).await.unwrap();
+    let p = s.submit_legal_profile_change(&user, &change).await.unwrap().partner;
     assert_eq!(p.legal_profile.sold_to.country.as_str(), "US", "the verified profile is unchanged");
     let read = s.get_partner_account(t).await.unwrap();
     assert_eq!(read.legal_profile.sold_to.country.as_str(), "US");
     assert_eq!(read.pending_legal_profile.as_ref().and_then(|x| x.change.sold_to.as_ref()).map(|a| a.country.as_str()), Some("IT"));
-    let v = s.verify_legal_profile(&op(), t).await.unwrap();
+    let v = s.verify_legal_profile(&op(), t).await.unwrap().partner;
     assert_eq!(v.legal_profile.sold_to.country.as_str(), "IT");
     assert_eq!(v.legal_profile.company_name, "Contoso Ltd", "fields not in the change are kept");
     let read = s.get_partner_account(t).await.unwrap();

@@ -3,9 +3,10 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use pb_app::{AppState, TenantUser};
 use pb_domain::{BillingAccountId, BillingProfileId, ContactInput, DisplayName, FieldErrors, InvoiceSectionId, PaymentInstrumentInput};
-use pb_store::{BillingAccountPatch, NewBillingAccount};
+use pb_store::{BillingAccount, BillingAccountPatch, BillingProfile, InvoiceSection, NewBillingAccount, PaymentInstrument};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -13,6 +14,7 @@ use utoipa_axum::routes;
 
 use crate::Problem;
 use crate::extract::JsonBody;
+use crate::idempotency::{Answer, Idem};
 use crate::problem::{ApiError, ApiResult};
 use crate::views::{BillingAccountView, BillingProfileView, InvoiceSectionView, ListView, PaymentInstrumentView};
 
@@ -95,11 +97,14 @@ pub async fn list_billing_accounts(
 pub async fn create_billing_account(
     State(s): State<AppState>,
     who: TenantUser,
+    idem: Idem,
     JsonBody(b): JsonBody<NewBillingAccountBody>,
-) -> ApiResult<(StatusCode, Json<BillingAccountView>)> {
+) -> ApiResult<Response> {
     let new = b.parse("")?;
-    let a = s.store.create_billing_account(&who.cx, &new).await?;
-    Ok((StatusCode::CREATED, Json(BillingAccountView::new(&a, &[], false, &s.config))))
+    let config = s.config.clone();
+    let answer = Answer::new(StatusCode::CREATED, move |a: &BillingAccount| BillingAccountView::new(a, &[], false, &config));
+    let a = s.store.create_billing_account(&who.cx.completing(answer.completion(&idem)), &new).await?;
+    Ok(answer.respond(&a))
 }
 
 #[utoipa::path(get, path = "/api/v1/billing-accounts/{id}", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
@@ -199,13 +204,16 @@ pub(crate) fn parse_name(field: &str, raw: Option<&str>) -> ApiResult<DisplayNam
 pub async fn create_billing_profile(
     State(s): State<AppState>,
     who: TenantUser,
+    idem: Idem,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<NameBody>,
-) -> ApiResult<(StatusCode, Json<BillingProfileView>)> {
+) -> ApiResult<Response> {
     let id = path_id(&id, "billing account", BillingAccountId::parse)?;
     let name = parse_name("display_name", b.display_name.as_deref())?;
-    let p = s.store.create_billing_profile(&who.cx, id, &name).await?;
-    Ok((StatusCode::CREATED, Json(BillingProfileView::new(&p, &s.config))))
+    let config = s.config.clone();
+    let answer = Answer::new(StatusCode::CREATED, move |p: &BillingProfile| BillingProfileView::new(p, &config));
+    let p = s.store.create_billing_profile(&who.cx.completing(answer.completion(&idem)), id, &name).await?;
+    Ok(answer.respond(&p))
 }
 
 #[utoipa::path(get, path = "/api/v1/billing-profiles/{id}", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
@@ -225,13 +233,15 @@ pub async fn get_billing_profile(
 pub async fn create_invoice_section(
     State(s): State<AppState>,
     who: TenantUser,
+    idem: Idem,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<NameBody>,
-) -> ApiResult<(StatusCode, Json<InvoiceSectionView>)> {
+) -> ApiResult<Response> {
     let id = path_id(&id, "billing profile", BillingProfileId::parse)?;
     let name = parse_name("display_name", b.display_name.as_deref())?;
-    let sec = s.store.create_invoice_section(&who.cx, id, &name).await?;
-    Ok((StatusCode::CREATED, Json(InvoiceSectionView::from(&sec))))
+    let answer = Answer::new(StatusCode::CREATED, |s: &InvoiceSection| InvoiceSectionView::from(s));
+    let sec = s.store.create_invoice_section(&who.cx.completing(answer.completion(&idem)), id, &name).await?;
+    Ok(answer.respond(&sec))
 }
 
 #[utoipa::path(patch, path = "/api/v1/invoice-sections/{id}", tag = "billing", security(("bearer" = [])), params(("id" = String, Path)),
@@ -264,11 +274,13 @@ pub async fn delete_invoice_section(State(s): State<AppState>, who: TenantUser, 
 pub async fn create_payment_instrument(
     State(s): State<AppState>,
     who: TenantUser,
+    idem: Idem,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<PaymentInstrumentInput>,
-) -> ApiResult<(StatusCode, Json<PaymentInstrumentView>)> {
+) -> ApiResult<Response> {
     let id = path_id(&id, "billing profile", BillingProfileId::parse)?;
     let new = b.parse()?;
-    let pi = s.store.add_payment_instrument(&who.cx, id, &new).await?;
-    Ok((StatusCode::CREATED, Json(PaymentInstrumentView::from(&pi))))
+    let answer = Answer::new(StatusCode::CREATED, |p: &PaymentInstrument| PaymentInstrumentView::from(p));
+    let pi = s.store.add_payment_instrument(&who.cx.completing(answer.completion(&idem)), id, &new).await?;
+    Ok(answer.respond(&pi))
 }

@@ -2,9 +2,9 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use pb_app::{AppState, TenantUser};
+use pb_app::{AppConfig, AppState, TenantUser};
 use pb_domain::billing::AGREEMENT_VERSION;
 use pb_domain::{BillingAccountId, BillingProfileId, FieldErrors, LinkEffect, LinkTarget};
 use pb_store::{AccountChoice, LinkCommand, LinkOutcome, LinkReview, ProfileChoice, SetupCommand};
@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use crate::Problem;
 use crate::etag::{etag, if_match, with_etag};
 use crate::extract::JsonBody;
+use crate::idempotency::{Answer, Idem};
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::billing::{NewBillingAccountBody, parse_name};
 use crate::views::{BillingAccountView, BillingProfileView, LinkView, ListView, warning_codes};
@@ -165,7 +166,7 @@ pub struct LinkResult {
     pub message: String,
 }
 
-fn link_result(o: &LinkOutcome, s: &AppState) -> LinkResult {
+fn link_result(o: &LinkOutcome, config: &AppConfig) -> LinkResult {
     let message = if !o.changed() {
         "This billing account and profile are already linked; nothing changed.".to_owned()
     } else {
@@ -177,8 +178,8 @@ fn link_result(o: &LinkOutcome, s: &AppState) -> LinkResult {
     LinkResult {
         link: LinkView::from(&o.link),
         changed: o.changed(),
-        billing_account: BillingAccountView::new(&o.account, &[], true, &s.config),
-        billing_profile: BillingProfileView::new(&o.profile, &s.config),
+        billing_account: BillingAccountView::new(&o.account, &[], true, config),
+        billing_profile: BillingProfileView::new(&o.profile, config),
         previous_link: if o.changed() { o.previous.as_ref().map(LinkView::from) } else { None },
         message,
     }
@@ -205,7 +206,7 @@ pub async fn put_link(
         if_match: if_match(&headers)?,
     };
     let o = s.store.link_billing(&who.cx, &cmd).await?;
-    Ok(with_etag(Json(link_result(&o, &s)), o.link_version))
+    Ok(with_etag(Json(link_result(&o, &s.config)), o.link_version))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -240,6 +241,7 @@ pub struct SetupBody {
 pub async fn setup_link(
     State(s): State<AppState>,
     who: TenantUser,
+    idem: Idem,
     headers: HeaderMap,
     JsonBody(b): JsonBody<SetupBody>,
 ) -> ApiResult<Response> {
@@ -272,8 +274,10 @@ pub async fn setup_link(
         accept_secondary_acknowledgement: b.accept_secondary_acknowledgement,
         if_match: if_match(&headers)?,
     };
-    let o = s.store.setup_link(&who.cx, &cmd).await?;
-    Ok(with_etag(Json(link_result(&o, &s)), o.link_version))
+    let config = s.config.clone();
+    let answer = Answer::new(StatusCode::OK, move |o: &LinkOutcome| link_result(o, &config));
+    let o = s.store.setup_link(&who.cx.completing(answer.completion(&idem)), &cmd).await?;
+    Ok(with_etag(answer.respond(&o), o.link_version))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -55,7 +55,6 @@ pub async fn put_legal_profile(
     who: TenantUser,
     JsonBody(b): JsonBody<LegalProfileInput>,
 ) -> ApiResult<(StatusCode, Json<PartnerAccountView>)> {
-    s.store.submit_legal_profile_change(&who.cx, &b).await?;
-    let o = s.store.partner_overview(who.cx.tenant()).await?;
+    let o = s.store.submit_legal_profile_change(&who.cx, &b).await?;
     Ok((StatusCode::ACCEPTED, Json(PartnerAccountView::new(&o))))
 }

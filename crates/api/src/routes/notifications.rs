@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -12,6 +13,7 @@ use utoipa_axum::routes;
 use pb_app::{AppState, TenantUser};
 
 use crate::Problem;
+use crate::idempotency::{Answer, Idem};
 use crate::problem::ApiResult;
 use crate::views::ListView;
 
@@ -65,7 +67,8 @@ pub async fn list_notifications(
 
 #[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "notifications", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem)))]
-pub async fn read_notification(State(s): State<AppState>, who: TenantUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.store.mark_notification_read(&who.cx, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+pub async fn read_notification(State(s): State<AppState>, who: TenantUser, idem: Idem, Path(id): Path<String>) -> ApiResult<Response> {
+    let answer = Answer::new(StatusCode::NO_CONTENT, |_: &()| ());
+    s.store.mark_notification_read(&who.cx.completing(answer.completion(&idem)), &id).await?;
+    Ok(answer.respond(&()))
 }

@@ -3,8 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use pb_domain::{DirectoryRole, DisplayName, EmailAddress, FieldErrors, LegalProfileInput, PartnerAccountState, PartnerRole, TenantId};
-use pb_store::{NewUser, PutPartnerAccount};
+use pb_store::{NewUser, PartnerOverview, PutPartnerAccount, Tenant, User};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +15,7 @@ use pb_app::{AppState, Operator};
 
 use crate::Problem;
 use crate::extract::JsonBody;
+use crate::idempotency::{Answer, Idem};
 use crate::problem::{ApiError, ApiResult};
 use crate::views::{PartnerAccountView, TenantView, UserView};
 
@@ -57,8 +59,9 @@ fn parse_domain(raw: &str) -> Result<String, &'static str> {
 pub async fn create_tenant(
     State(s): State<AppState>,
     op: Operator,
+    idem: Idem,
     JsonBody(b): JsonBody<CreateTenant>,
-) -> ApiResult<(StatusCode, Json<TenantView>)> {
+) -> ApiResult<Response> {
     let mut e = FieldErrors::new();
     let name = match &b.name {
         Some(n) => e.check("name", DisplayName::parse(n)),
@@ -79,8 +82,9 @@ pub async fn create_tenant(
         }
     };
     let (name, domain) = e.finish(|| Some((name?, domain?)))?;
-    let t = s.store.create_tenant(&op.ctx, &name, &domain).await?;
-    Ok((StatusCode::CREATED, Json(TenantView::from(&t))))
+    let answer = Answer::new(StatusCode::CREATED, |t: &Tenant| TenantView::from(t));
+    let t = s.store.create_tenant(&op.ctx.completing(answer.completion(&idem)), &name, &domain).await?;
+    Ok(answer.respond(&t))
 }
 
 /// List tenants.
@@ -107,9 +111,10 @@ pub struct CreateUser {
 pub async fn create_user(
     State(s): State<AppState>,
     op: Operator,
+    idem: Idem,
     Path(tid): Path<String>,
     JsonBody(b): JsonBody<CreateUser>,
-) -> ApiResult<(StatusCode, Json<UserView>)> {
+) -> ApiResult<Response> {
     let tid = tenant_id(&tid)?;
     let mut e = FieldErrors::new();
     let email = match &b.email {
@@ -141,8 +146,10 @@ pub async fn create_user(
         }
     }
     let (email, display_name) = e.finish(|| Some((email?, display_name?)))?;
-    let u = s.store.create_user(&op.ctx, tid, &NewUser { email, display_name, directory_roles, partner_roles }).await?;
-    Ok((StatusCode::CREATED, Json(UserView::from(&u))))
+    let answer = Answer::new(StatusCode::CREATED, |u: &User| UserView::from(u));
+    let new = NewUser { email, display_name, directory_roles, partner_roles };
+    let u = s.store.create_user(&op.ctx.completing(answer.completion(&idem)), tid, &new).await?;
+    Ok(answer.respond(&u))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -209,8 +216,7 @@ pub async fn put_partner_account(
     };
     let put =
         e.finish(|| Some(PutPartnerAccount { partner_id: partner_id?, name: name?, state: state?, legal_profile: legal_profile? }))?;
-    let (_, created) = s.store.put_partner_account(&op.ctx, tid, &put).await?;
-    let o = s.store.partner_overview(tid).await?;
+    let (o, created) = s.store.put_partner_account(&op.ctx, tid, &put).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(PartnerAccountView::new(&o))))
 }
@@ -234,15 +240,15 @@ pub async fn patch_partner_account(
     let mut e = FieldErrors::new();
     let state = parse_state(&mut e, b.state.as_deref());
     let state = e.finish(|| state)?;
-    s.store.set_partner_state(&op.ctx, tid, state).await?;
-    Ok(Json(PartnerAccountView::new(&s.store.partner_overview(tid).await?)))
+    Ok(Json(PartnerAccountView::new(&s.store.set_partner_state(&op.ctx, tid, state).await?)))
 }
 
 /// Apply the pending legal profile change: from now on it is the verified profile (rule N3).
 #[utoipa::path(post, path = "/api/v1/tenants/{tid}/partner-account/legal-profile/verify", tag = "operator", security(("bearer" = [])),
     params(("tid" = String, Path)), responses((status = 200, body = PartnerAccountView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn verify_legal_profile(State(s): State<AppState>, op: Operator, Path(tid): Path<String>) -> ApiResult<Json<PartnerAccountView>> {
+pub async fn verify_legal_profile(State(s): State<AppState>, op: Operator, idem: Idem, Path(tid): Path<String>) -> ApiResult<Response> {
     let tid = tenant_id(&tid)?;
-    s.store.verify_legal_profile(&op.ctx, tid).await?;
-    Ok(Json(PartnerAccountView::new(&s.store.partner_overview(tid).await?)))
+    let answer = Answer::new(StatusCode::OK, |o: &PartnerOverview| PartnerAccountView::new(o));
+    let o = s.store.verify_legal_profile(&op.ctx.completing(answer.completion(&idem)), tid).await?;
+    Ok(answer.respond(&o))
 }

@@ -90,7 +90,7 @@ impl Store {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let a = insert_account(&mut tx, cx, new, now).await?;
-        tx.commit().await?;
+        self.commit(tx, cx.ctx(), &a).await?;
         Ok(a)
     }
 
@@ -156,7 +156,7 @@ impl Store {
             after: Some(account_json(&after)),
         };
         write_audit(&mut tx, cx.ctx(), now, audit).await?;
-        tx.commit().await?;
+        self.commit(tx, cx.ctx(), &after).await?;
         Ok(after)
     }
 }

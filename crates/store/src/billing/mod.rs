@@ -8,4 +8,5 @@ mod sections;
 
 pub(crate) use accounts::insert_account;
 pub use accounts::{BillingAccountPatch, NewBillingAccount};
+pub(crate) use instruments::insert_instrument;
 pub(crate) use profiles::insert_profile;

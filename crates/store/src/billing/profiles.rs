@@ -90,7 +90,7 @@ impl Store {
         let mut tx = self.db.begin_write().await?;
         let account = account_in_tx(&mut tx, cx.tenant(), account, true).await?;
         let p = insert_profile(&mut tx, cx, &account, name, now).await?;
-        tx.commit().await?;
+        self.commit(tx, cx.ctx(), &p).await?;
         Ok(p)
     }
 

@@ -46,7 +46,7 @@ impl Store {
             after: Some(json!({"billing_profile_id": profile.to_string(), "display_name": s.display_name})),
         };
         write_audit(&mut tx, cx.ctx(), now, audit).await?;
-        tx.commit().await?;
+        self.commit(tx, cx.ctx(), &s).await?;
         Ok(s)
     }
 
@@ -66,18 +66,26 @@ impl Store {
             after: Some(json!({"display_name": name})),
         };
         write_audit(&mut tx, cx.ctx(), now, audit).await?;
-        tx.commit().await?;
-        Ok(InvoiceSection { display_name: name.to_string(), ..before })
+        let after = InvoiceSection { display_name: name.to_string(), ..before };
+        self.commit(tx, cx.ctx(), &after).await?;
+        Ok(after)
     }
 
     /// Removes an invoice section: never the last one of its profile (rule H2), never one holding
-    /// charges (rule H3; purchases are not recorded yet, so no section holds any).
+    /// charges (rule H3).
     pub async fn delete_invoice_section(&self, cx: &UserCtx, id: InvoiceSectionId) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let s = section_in_tx(&mut tx, cx.tenant(), id).await?;
         let p = profile_in_tx(&mut tx, cx.tenant(), s.billing_profile_id).await?;
         require_on_profile(&mut tx, cx, &p, BillingAction::Manage).await?;
+        let holds: Option<String> = tx.scalar_optional("SELECT id FROM purchases WHERE invoice_section_id = $1 LIMIT 1", args![id]).await?;
+        if holds.is_some() {
+            return Err(StoreError::conflict(
+                "invoice_section_not_empty",
+                "this invoice section holds purchases; it stays so that their invoices keep their grouping",
+            ));
+        }
         if p.invoice_sections.len() <= 1 {
             return Err(StoreError::conflict(
                 "last_invoice_section",
@@ -102,6 +110,6 @@ impl Store {
             after: None,
         };
         write_audit(&mut tx, cx.ctx(), now, audit).await?;
-        tx.commit().await
+        self.commit(tx, cx.ctx(), &()).await
     }
 }

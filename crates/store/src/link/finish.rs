@@ -217,7 +217,7 @@ impl Store {
             accept_secondary: cmd.accept_secondary_acknowledgement,
         };
         let out = finish_link(&mut tx, cx, now, finish).await?;
-        tx.commit().await?;
+        self.commit(tx, cx.ctx(), &out).await?;
         Ok(out)
     }
 }
