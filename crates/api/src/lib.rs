@@ -8,6 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+mod commerce_views;
 mod etag;
 pub mod extract;
 mod idempotency;
@@ -63,8 +64,9 @@ impl utoipa::Modify for IdempotencyHeader {
     }
 }
 
-/// The API routes and the OpenAPI document describing them.
-pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The API routes and the OpenAPI document describing them; the test clock's paths only when the
+/// service runs with `--test-clock`.
+pub fn api_routes(test_clock: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let r = OpenApiRouter::with_openapi(ApiDoc::openapi());
     let r = routes::ops::routes(r);
     let r = routes::operator::routes(r);
@@ -73,6 +75,9 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let r = routes::billing::routes(r);
     let r = routes::link::routes(r);
     let r = routes::notifications::routes(r);
+    let r = routes::commerce::routes(r);
+    let r = routes::invoices::routes(r);
+    let r = if test_clock { routes::invoices::test_clock_routes(r) } else { r };
     let (router, mut openapi) = r.split_for_parts();
     // After the routes are in: the document's modifiers ran before there were any paths.
     utoipa::Modify::modify(&IdempotencyHeader, &mut openapi);
@@ -82,7 +87,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The API's face: its routes behind the idempotency layer, the OpenAPI document and Swagger UI.
 /// The binary merges it with the pages' router and puts both behind the shared layers.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let (api, openapi) = api_routes();
+    let (api, openapi) = api_routes(state.test_clock.is_some());
     api.layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
 }

@@ -139,6 +139,9 @@ impl From<StoreError> for ApiError {
                 ApiError::Refused(Box::new(p))
             }
             StoreError::Fields(e) => ApiError::Validation(e),
+            StoreError::Unprocessable { code, message } => {
+                ApiError::Refused(Box::new(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)))
+            }
             StoreError::Invalid { field, code, message } => {
                 let mut e = FieldErrors::new();
                 e.push(field, code, message);

@@ -12,11 +12,19 @@ pub struct AppConfig {
     pub rate_limit_per_minute: u32,
     /// Demo mode: the sign-in page lists the users and signs in with one click.
     pub dev_sign_in: bool,
+    /// Who issues the invoices: the name, then the address lines (`PB_INVOICE_SELLER`).
+    pub invoice_seller: Vec<String>,
 }
 
 impl Default for AppConfig {
     fn default() -> Self {
-        AppConfig { details_url_template: None, public_url: None, rate_limit_per_minute: 1200, dev_sign_in: false }
+        AppConfig {
+            details_url_template: None,
+            public_url: None,
+            rate_limit_per_minute: 1200,
+            dev_sign_in: false,
+            invoice_seller: vec!["Partner Program Billing".into()],
+        }
     }
 }
 

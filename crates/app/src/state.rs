@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use pb_auth::DevIssuer;
+use pb_domain::AdjustableClock;
 use pb_store::Store;
 
 use crate::config::AppConfig;
@@ -19,11 +20,26 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     pub metrics: PrometheusHandle,
     pub rate_limiter: RateLimiter,
+    /// The store's clock when `serve --test-clock` lets operators move it forward.
+    pub test_clock: Option<Arc<AdjustableClock>>,
 }
 
 impl AppState {
     pub fn new(store: Store, auth: Authenticator, dev_issuer: Option<Arc<DevIssuer>>, config: AppConfig) -> AppState {
-        AppState { store, auth, dev_issuer, config: Arc::new(config), metrics: metrics_handle(), rate_limiter: RateLimiter::default() }
+        AppState {
+            store,
+            auth,
+            dev_issuer,
+            config: Arc::new(config),
+            metrics: metrics_handle(),
+            rate_limiter: RateLimiter::default(),
+            test_clock: None,
+        }
+    }
+
+    /// This state with an operator-settable clock (which must be the store's clock).
+    pub fn with_test_clock(self, clock: Arc<AdjustableClock>) -> AppState {
+        AppState { test_clock: Some(clock), ..self }
     }
 }
 

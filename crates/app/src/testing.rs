@@ -101,6 +101,22 @@ impl TestApp {
         Self::build(store, verifier, Some(dev.clone()), dev, dir, config, faces)
     }
 
+    /// The app over `store` with `serve --test-clock`'s adjustable clock, which the test (as an
+    /// operator) moves forward through `PUT /api/v1/test-clock` or [`TestApp::clock`].
+    pub async fn with_test_clock(store: Store, faces: Faces) -> TestApp {
+        let clock = Arc::new(pb_domain::AdjustableClock::default());
+        let store = store.with_clock(clock.clone());
+        let mut app = Self::with_config(store, AppConfig::default(), |_| Router::new()).await;
+        app.state = app.state.with_test_clock(clock);
+        app.router = crate::compose(app.state.clone(), faces(&app.state));
+        app
+    }
+
+    /// The adjustable clock of [`TestApp::with_test_clock`].
+    pub fn clock(&self) -> &pb_domain::AdjustableClock {
+        self.state.test_clock.as_deref().expect("TestApp::with_test_clock")
+    }
+
     /// The app with any verifier: `published` is the dev issuer whose JWKS the app serves (if any),
     /// `dev` the issuer the test signs its tokens with.
     pub fn build(

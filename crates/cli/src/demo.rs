@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use pb_domain::{
-    AddressInput, ContactInput, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, PartnerAccountState, PartnerRole,
+    AddressInput, ContactInput, Currency, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, Money, OfferId, OfferKind,
+    PartnerAccountState, PartnerRole,
 };
-use pb_store::{Ctx, NewUser, PutPartnerAccount, Store, StoreError, Tenant};
+use pb_store::{Ctx, NewUser, PutOffer, PutPartnerAccount, Store, StoreError, Tenant};
 
 pub struct DemoUser {
     pub email: String,
@@ -69,8 +70,44 @@ const SPECS: &[Spec] = &[
     },
 ];
 
+/// Id, name, kind, term in months, one per partner, prices in minor units (USD, EUR, GBP).
+type OfferSpec = (&'static str, &'static str, OfferKind, i64, bool, [i64; 3]);
+
+/// A catalog like a partner program's: the Action Pack, Solutions Partner designations, and a
+/// legacy benefits package still sold to partners who had one.
+const OFFERS: &[OfferSpec] = &[
+    ("action-pack", "Partner Launch Benefits (Action Pack)", OfferKind::ActionPack, 12, true, [47_500, 44_000, 38_000]),
+    ("sp-infrastructure", "Solutions Partner for Infrastructure (Azure)", OfferKind::Designation, 12, false, [125_000, 115_000, 99_000]),
+    ("sp-security", "Solutions Partner for Security", OfferKind::Designation, 12, false, [125_000, 115_000, 99_000]),
+    ("sp-modern-work", "Solutions Partner for Modern Work", OfferKind::Designation, 12, false, [110_000, 101_000, 87_000]),
+    ("legacy-gold-benefits", "Legacy Gold competency benefits package", OfferKind::BenefitsPackage, 12, false, [190_000, 175_000, 150_000]),
+];
+
+/// Seeds the catalog once: offers already there (perhaps changed by an operator) are left alone.
+async fn seed_offers(store: &Store, ctx: &Ctx) -> Result<()> {
+    let existing = store.list_offers(false).await?;
+    for (id, name, kind, term_months, one_per_partner, [usd, eur, gbp]) in OFFERS {
+        let id = OfferId::parse(id)?;
+        if existing.iter().any(|o| o.id == id) {
+            continue;
+        }
+        let prices = vec![Money::new(*usd, Currency::USD), Money::new(*eur, Currency::EUR), Money::new(*gbp, Currency::parse("GBP")?)];
+        let put = PutOffer {
+            name: DisplayName::parse(name)?,
+            kind: *kind,
+            term_months: *term_months,
+            one_per_partner: *one_per_partner,
+            active: true,
+            prices,
+        };
+        store.put_offer(ctx, &id, &put).await.context("demo offer")?;
+    }
+    Ok(())
+}
+
 pub async fn seed(store: &Store) -> Result<Vec<DemoTenant>> {
     let ctx = Ctx::system();
+    seed_offers(store, &ctx).await?;
     let mut out = Vec::new();
     for spec in SPECS {
         let tenant = match store.find_tenant(spec.domain).await {
@@ -173,6 +210,13 @@ mod tests {
         assert_eq!(before, count(s.clone()).await, "a second run adds nothing");
         assert_eq!(before.0, 3);
         assert_eq!(before.1, 7);
+        let offers = s.list_offers(true).await.unwrap();
+        assert_eq!(offers.len(), 5, "the demo catalog, seeded once");
+        for o in &offers {
+            for c in ["USD", "EUR"] {
+                assert!(o.prices.iter().any(|p| p.currency.as_str() == c), "{} is priced in {c}", o.id);
+            }
+        }
         let ids = |v: &[super::DemoTenant]| v.iter().map(|t| t.tenant.id).collect::<Vec<_>>();
         assert_eq!(ids(&first), ids(&second));
         let contoso = s.find_tenant("contoso.onmicrosoft.com").await.unwrap();

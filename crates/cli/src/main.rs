@@ -1,4 +1,4 @@
-//! `partner-billing`: serve, migrate, token, operator-token.
+//! `partner-billing`: serve, migrate, token, operator-token, invoices run.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,11 +8,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use pb_app::{AppConfig, AppState, Authenticator};
 use pb_auth::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer, JwksSource, OPERATOR_ROLE, Verifier};
-use pb_domain::{Clock, SystemClock};
+use pb_domain::{AdjustableClock, Clock, Period, SystemClock};
 use pb_store::{ConnectOptions, Store, redact_url};
 use tracing_subscriber::EnvFilter;
 
 mod demo;
+mod invoices;
 
 #[derive(Parser, Debug)]
 #[command(name = "partner-billing", version, about = "Billing accounts, billing profiles and the billing link of a partner program")]
@@ -31,6 +32,24 @@ enum Command {
     Token(TokenArgs),
     /// Print a bearer token of the local dev issuer for a platform operator.
     OperatorToken(OperatorTokenArgs),
+    /// Monthly invoices.
+    #[command(subcommand)]
+    Invoices(InvoicesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum InvoicesCommand {
+    /// Run the monthly invoices of a month that has ended (also runs by itself inside serve).
+    Run(InvoicesRunArgs),
+}
+
+#[derive(Args, Debug)]
+struct InvoicesRunArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    period: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -91,9 +110,19 @@ struct ServeArgs {
     /// SMTP server for emails, e.g. smtp://localhost:25.
     #[arg(long, env = "PB_SMTP_URL")]
     smtp_url: Option<String>,
-    /// Cutover date from which membership purchases need a billing link.
+    /// Cutover date (YYYY-MM-DD, UTC) from which membership purchases need a billing link.
     #[arg(long, env = "PB_PURCHASE_CUTOVER", default_value = "2024-02-01")]
     purchase_cutover: String,
+    /// Let operators move the service's clock forward (PUT /api/v1/test-clock), to try a month close
+    /// in minutes. Refused together with an external issuer.
+    #[arg(long, env = "PB_TEST_CLOCK")]
+    test_clock: bool,
+    /// Who issues the invoices: the name, then address lines, separated by `;`.
+    #[arg(long, env = "PB_INVOICE_SELLER", default_value = "Partner Program Billing")]
+    invoice_seller: String,
+    /// How often (seconds) serve checks whether the month just ended still needs its invoices.
+    #[arg(long, env = "PB_MONTH_CLOSE_INTERVAL", default_value_t = 60)]
+    month_close_interval: u64,
     /// Requests per minute per client before 429.
     #[arg(long, env = "PB_RATE_LIMIT_PER_MINUTE", default_value_t = 1200)]
     rate_limit_per_minute: u32,
@@ -172,7 +201,19 @@ async fn main() -> Result<()> {
         }
         Command::Token(a) => token(a).await,
         Command::OperatorToken(a) => operator_token(a),
+        Command::Invoices(InvoicesCommand::Run(a)) => {
+            init_logs("pretty");
+            let period = Period::parse(&a.period).with_context(|| format!("--period {:?}", a.period))?;
+            let store = a.db.open(Arc::new(SystemClock)).await?;
+            store.migrate().await.context("migration failed")?;
+            invoices::run(&store, period).await
+        }
     }
+}
+
+fn parse_cutover(raw: &str) -> Result<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(raw.trim(), format).with_context(|| format!("--purchase-cutover {raw:?} is not a date such as 2024-02-01"))
 }
 
 fn refuse_external(auth: &AuthArgs) -> Result<()> {
@@ -236,7 +277,15 @@ async fn verifier(auth: &AuthArgs, data_dir: &Path) -> Result<(Verifier, Option<
 
 async fn serve(a: ServeArgs) -> Result<()> {
     init_logs(&a.log_format);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let cutover = parse_cutover(&a.purchase_cutover)?;
+    if a.test_clock && a.auth.auth_issuer.is_some() {
+        bail!("--test-clock is for trying the service out: it is refused together with an external issuer (PB_AUTH_ISSUER)");
+    }
+    let test_clock = a.test_clock.then(|| Arc::new(AdjustableClock::default()));
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
     std::fs::create_dir_all(&a.db.data_dir).with_context(|| format!("cannot create data dir {}", a.db.data_dir.display()))?;
     tracing::info!(
         listen = %a.listen,
@@ -247,10 +296,11 @@ async fn serve(a: ServeArgs) -> Result<()> {
         public_url = a.public_url.as_deref().unwrap_or(""),
         details_url_template = a.details_url_template.as_deref().unwrap_or(""),
         smtp_url = %a.smtp_url.as_deref().map(redact_url).unwrap_or_default(),
-        purchase_cutover = %a.purchase_cutover,
+        purchase_cutover = %cutover,
+        test_clock = a.test_clock,
         "starting partner-billing"
     );
-    let store = a.db.open(clock).await?;
+    let store = a.db.open(clock).await?.with_purchase_cutover(cutover);
     store.migrate().await.context("migration failed")?;
     let (verifier, dev_issuer) = verifier(&a.auth, &a.db.data_dir).await?;
     if a.demo {
@@ -262,15 +312,23 @@ async fn serve(a: ServeArgs) -> Result<()> {
         public_url: a.public_url.clone(),
         rate_limit_per_minute: a.rate_limit_per_minute,
         dev_sign_in: a.demo,
+        invoice_seller: a.invoice_seller.split(';').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
     };
-    let state = AppState::new(store.clone(), Authenticator::new(verifier), dev_issuer, config);
+    let mut state = AppState::new(store.clone(), Authenticator::new(verifier), dev_issuer, config);
+    if let Some(c) = test_clock {
+        state = state.with_test_clock(c);
+    }
     let app = app(state);
+    let month_close =
+        tokio::spawn(pb_jobs::MonthClose::new(store.clone(), std::time::Duration::from_secs(a.month_close_interval.max(1))).run());
     let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
+    // A month close cut short rolls back its open batch; the next start finishes the month.
+    month_close.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

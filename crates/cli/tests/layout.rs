@@ -26,7 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("pb-domain", &[]),
     ("pb-auth", &[]),
     ("pb-store", &["pb-domain"]),
-    ("pb-documents", &["pb-domain"]),
+    ("pb-documents", &["pb-domain", "pb-store"]),
     ("pb-app", &["pb-domain", "pb-store", "pb-auth"]),
     ("pb-jobs", &["pb-domain", "pb-store", "pb-app"]),
     ("pb-api", &["pb-domain", "pb-store", "pb-app", "pb-documents"]),

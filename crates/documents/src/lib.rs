@@ -6,12 +6,14 @@
 //! machine and its text can be searched and copied.
 
 mod csv;
+mod from_store;
 mod layout;
 mod metrics;
 mod money;
 mod pdf;
 
 pub use crate::csv::{CSV_HEADER, invoice_csv};
+pub use crate::from_store::invoice_document;
 pub use crate::money::format_money;
 pub use crate::pdf::invoice_pdf;
 pub use pb_domain::{Currency, Money};

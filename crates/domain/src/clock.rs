@@ -64,6 +64,47 @@ impl Clock for TestClock {
     }
 }
 
+/// The system clock moved forward by an offset that may only grow: `serve --test-clock` lets an
+/// operator jump to the end of a month and watch it close, while time still runs.
+#[derive(Debug, Default)]
+pub struct AdjustableClock {
+    offset: Mutex<time::Duration>,
+}
+
+/// Why the clock was not moved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the clock only moves forward: it is already {now}")]
+pub struct ClockBackwards {
+    pub now: OffsetDateTime,
+}
+
+impl AdjustableClock {
+    /// Moves the clock to `to`, which must not be before now.
+    pub fn set(&self, to: OffsetDateTime) -> Result<OffsetDateTime, ClockBackwards> {
+        let mut offset = match self.offset.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let real = OffsetDateTime::now_utc();
+        let now = to_micros(real + *offset);
+        if to < now {
+            return Err(ClockBackwards { now });
+        }
+        *offset = to - real;
+        Ok(to_micros(to))
+    }
+}
+
+impl Clock for AdjustableClock {
+    fn now(&self) -> OffsetDateTime {
+        let offset = match self.offset.lock() {
+            Ok(g) => *g,
+            Err(poisoned) => *poisoned.into_inner(),
+        };
+        to_micros(OffsetDateTime::now_utc() + offset)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +114,15 @@ mod tests {
         let t = SystemClock.now();
         assert_eq!(t.offset(), time::UtcOffset::UTC);
         assert_eq!(t.nanosecond() % 1000, 0);
+    }
+
+    #[test]
+    fn adjustable_clock_only_moves_forward() {
+        let c = AdjustableClock::default();
+        let later = c.now() + time::Duration::days(40);
+        assert!(c.set(later).is_ok());
+        assert!(c.now() >= later);
+        assert!(c.set(later - time::Duration::days(1)).is_err(), "never backwards");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod text;
 pub mod validation;
 
 pub use address::{Address, AddressInput, Contact, ContactInput, EmailAddress, PhoneNumber};
-pub use clock::{Clock, SystemClock, TestClock};
+pub use clock::{AdjustableClock, Clock, SystemClock, TestClock};
 pub use commerce::{OfferId, OfferKind, Period};
 pub use country::CountryCode;
 pub use ids::*;

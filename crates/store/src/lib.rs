@@ -90,6 +90,11 @@ impl Store {
         Ok(Store { db, clock, purchase_cutover: DEFAULT_PURCHASE_CUTOVER })
     }
 
+    /// The store reading time from `clock` (a test clock, `serve --test-clock`).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Store {
+        Store { clock, ..self }
+    }
+
     /// The store with another purchase cutover date (`--purchase-cutover`, rule B1).
     pub fn with_purchase_cutover(self, cutover: time::Date) -> Store {
         Store { purchase_cutover: cutover, ..self }

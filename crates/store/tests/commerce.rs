@@ -146,6 +146,40 @@ async fn purchases_are_billed_to_the_link_in_force_and_invoiced_once(backend: Ba
     assert!(w.store.invoice_run_finished(feb).await.unwrap());
 }
 
+/// The response of an idempotent purchase is written by the purchase's own transaction: with no
+/// completion afterwards (as if the process died right after the commit), a retry with the key is
+/// answered with the original response and buys nothing.
+async fn an_idempotent_purchase_stores_its_answer_with_its_work(backend: Backend) {
+    use std::sync::atomic::AtomicBool;
+
+    use pb_store::{Completion, IdempotencyClaim, StoredResponse};
+    let Some(w) = world(backend, "commerce_idempotent").await else { return };
+    link_new(&w, "Main").await;
+    let (scope, key, hash) = (w.mcpp.tenant().to_string(), "buy-once", "h1");
+    let claim = w.store.claim_idempotency_key(&scope, key, hash, "POST", "/api/v1/purchases").await.unwrap();
+    assert_eq!(claim, IdempotencyClaim::New);
+    let done = Arc::new(AtomicBool::new(false));
+    let completion = Completion::new(scope.clone(), key.into(), done.clone(), |p: &pb_store::Purchase| StoredResponse {
+        status: 201,
+        body: p.id.to_string(),
+    });
+    let p = w.store.create_purchase(&w.mcpp.clone().completing(Some(completion.clone())), &buy("security", 1)).await.unwrap();
+    assert!(completion.completed());
+    let retry = w.store.claim_idempotency_key(&scope, key, hash, "POST", "/api/v1/purchases").await.unwrap();
+    assert_eq!(retry, IdempotencyClaim::Replay(StoredResponse { status: 201, body: p.id.to_string() }));
+    assert_eq!(w.store.list_purchases(&w.ga, None, None, None).await.unwrap().items.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_an_idempotent_purchase_stores_its_answer_with_its_work() {
+    an_idempotent_purchase_stores_its_answer_with_its_work(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_an_idempotent_purchase_stores_its_answer_with_its_work() {
+    an_idempotent_purchase_stores_its_answer_with_its_work(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_rule_b2_purchases_are_billed_to_the_link_in_force_and_invoiced_once() {
     purchases_are_billed_to_the_link_in_force_and_invoiced_once(Backend::Sqlite).await;

@@ -1,5 +1,7 @@
 pub mod audit;
 pub mod billing;
+pub mod commerce;
+pub mod invoices;
 pub mod link;
 pub mod me;
 pub mod notifications;

@@ -10,7 +10,9 @@ mod create_new;
 mod existing;
 mod hierarchy;
 mod idempotency;
+mod invoices;
 mod prerequisites;
+mod purchases;
 
 use serde_json::{Value, json};
 
