@@ -7,84 +7,17 @@ Screenshots of every step go to target/e2e/. Last line: 'N passed, M failed'.
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
-import urllib.error
-import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from webdriver import Driver, free_port  # noqa: E402
+from webdriver import Driver  # noqa: E402
+from harness import ROOT, Server  # noqa: E402
+from commerce_flows import buy_and_invoice  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHOTS = os.path.join(ROOT, "target", "e2e")
-
-
-def binary():
-    for p in (os.environ.get("PB_BIN"),
-              os.path.join(os.environ.get("CARGO_TARGET_DIR", ""), "debug", "partner-billing"),
-              os.path.join(ROOT, "target", "debug", "partner-billing")):
-        if p and os.path.exists(p):
-            return p
-    raise SystemExit("no partner-billing binary: run cargo build first")
-
-
-class Server:
-    def __init__(self, postgres=None):
-        self.dir = tempfile.mkdtemp(prefix="pb-e2e-")
-        self.pg_admin, self.pg_name = None, None
-        database = None
-        if postgres:
-            # A fresh database per flow, so flows never see each other's data.
-            self.pg_admin = postgres.rstrip("/") + "/postgres"
-            self.pg_name = "pb_e2e_%d_%d" % (os.getpid(), int(time.time() * 1000) % 10**9)
-            subprocess.run(["psql", self.pg_admin, "-qc", "CREATE DATABASE " + self.pg_name], check=True, capture_output=True, timeout=30)
-            database = postgres.rstrip("/") + "/" + self.pg_name
-        self.port = free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
-        self.db = database or "sqlite://%s/pb.db" % self.dir
-        self.log = open(os.path.join(self.dir, "server.log"), "wb")
-        self.proc = subprocess.Popen([binary(), "serve", "--demo", "--listen", "127.0.0.1:%d" % self.port,
-                                      "--data-dir", self.dir, "--database", self.db],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except Exception:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def token(self, tenant, user):
-        out = subprocess.run([binary(), "token", "--tenant", tenant, "--user", user, "--data-dir", self.dir, "--database", self.db],
-                             capture_output=True, check=True, timeout=60)
-        return out.stdout.decode().strip()
-
-    def api(self, method, path, token, body=None, headers=None):
-        h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-        h.update(headers or {})
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + "/api/v1" + path, data=data, method=method, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.loads(r.read() or b"null"), dict(r.headers)
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null"), dict(e.headers)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if self.pg_name:
-            subprocess.run(["psql", self.pg_admin, "-qc", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.pg_name], capture_output=True, timeout=30)
-
 
 CONTOSO = "contoso.onmicrosoft.com"
 FABRIKAM = "fabrikam.onmicrosoft.com"
@@ -438,6 +371,10 @@ def phone_width(f):
     f.shot("select-account-phone")
     overflow = f.d.js("return document.documentElement.scrollWidth > window.innerWidth + 1;")
     assert not overflow, "no horizontal scrolling at phone width"
+    f.d.get(f.srv.base + "/membership")
+    f.d.click("#buy-open-sp-security")
+    f.shot("membership-phone")
+    assert not f.d.js("return document.documentElement.scrollWidth > window.innerWidth + 1;"), "the membership page fits a phone"
 
 
 FLOWS = [
@@ -454,6 +391,7 @@ FLOWS = [
     ("sign_out_and_csrf", sign_out_and_csrf, {}),
     ("link_prompt", link_prompt, {}),
     ("phone_width", phone_width, {"width": 390, "height": 844}),
+    ("buy_and_invoice", lambda f: buy_and_invoice(f, create_new), {}),
 ]
 
 

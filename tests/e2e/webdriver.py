@@ -120,6 +120,14 @@ class Driver:
     def prop(self, css, name):
         return self.s("GET", "/element/%s/property/%s" % (self.wait(css), name))
 
+    def cookie(self, name):
+        """A cookie of the current page's site, HttpOnly ones included (the browser's own view)."""
+        return self.s("GET", "/cookie/%s" % name)["value"]
+
+    def select(self, css, value):
+        """Chooses the option with `value` of the <select> at `css`."""
+        self.click('%s option[value="%s"]' % (css, value))
+
     def js(self, script, *args):
         return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
 

@@ -8,13 +8,15 @@ use axum::routing::{get, post};
 use pb_app::AppState;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+mod commerce_views;
 mod extract;
 mod pages;
 mod render;
 mod session;
+mod spend_chart;
 mod views;
 
-use pages::{billing_profile, legal_profile, link_flow, membership, notifications, profile_details, signin};
+use pages::{billing_profile, invoices, legal_profile, link_flow, membership, notifications, profile_details, purchase, signin};
 
 pub use session::WebUser;
 
@@ -44,9 +46,14 @@ pub fn router() -> Router<AppState> {
         .route("/account/billing-profile/finish", post(link_flow::finish_submit))
         .route("/account/legal-profile", get(legal_profile::legal_profile_page).post(legal_profile::legal_profile_submit))
         .route("/membership", get(membership::membership_page))
+        .route("/membership/purchases", post(purchase::purchase_submit))
+        .route("/billing/invoices", get(invoices::invoices_index))
+        .route("/billing/invoices/{id}", get(invoices::invoice_page_or_download))
+        .route("/billing/profiles/{id}/invoices", get(invoices::profile_invoices_page))
         .route("/notifications", get(notifications::notifications_page))
         .route("/billing/profiles/{id}", get(profile_details::profile_details_page))
         .route("/billing/profiles/{id}/payment-instruments", post(profile_details::payment_instrument_submit))
+        .route("/billing/profiles/{id}/primary-contact", post(profile_details::primary_contact_submit))
         .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .route("/static/htmx.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))

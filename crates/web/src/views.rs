@@ -109,8 +109,6 @@ pub struct Linked {
 /// The billing profile page under any flyout.
 #[derive(Debug, Clone)]
 pub struct BillingPage {
-    /// What stops membership purchases now (rule M4), as the store decided it.
-    pub blockers: Vec<pb_domain::billing::PurchaseBlocker>,
     pub refusal: Option<Refusal>,
     pub linked: Option<Linked>,
     pub history: Vec<HistoryRow>,
@@ -231,15 +229,6 @@ impl LegalProfilePage {
     }
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "membership.html")]
-pub struct MembershipPage {
-    pub chrome: Chrome,
-    pub purchase_ready: bool,
-    pub linked: Option<Linked>,
-    pub blockers: Vec<String>,
-}
-
 #[derive(Debug, Clone)]
 pub struct NotificationRow {
     pub title: String,
@@ -261,12 +250,20 @@ pub struct NotificationsPage {
 pub struct ProfileDetailsPage {
     pub chrome: Chrome,
     pub account: AccountSummary,
+    /// Whether this user may read the account (else only its id is shown, and no contact form).
+    pub account_readable: bool,
     pub profile: ProfileSummary,
     pub instruments: Vec<String>,
+    /// Monthly spend per invoice section, once the profile has an invoice.
+    pub chart: Option<crate::commerce_views::SpendChart>,
     pub added: bool,
+    pub contact_saved: bool,
     pub errors: Vec<(String, String)>,
     pub token: String,
     pub hint: String,
+    pub contact_name: String,
+    pub contact_email: String,
+    pub contact_phone: String,
 }
 
 impl ProfileDetailsPage {

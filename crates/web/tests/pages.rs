@@ -4,6 +4,9 @@
 // clippy's `allow-unwrap-in-tests` cannot see through.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a value must be there")]
 
+#[path = "pages/commerce.rs"]
+mod commerce;
+
 use axum::http::{StatusCode, header};
 use pb_app::testing::{Resp, TestApp};
 use pb_app::{AppConfig, AppState};

@@ -50,7 +50,8 @@ CREATE INDEX purchases_owned ON purchases (partner_account_id, offer_id, term_en
 CREATE INDEX purchases_section ON purchases (invoice_section_id);
 
 -- One invoice per billing profile and month (rule B4); numbered PB-YYYY-NNNNNN from one contiguous
--- sequence per year of issue. Issued invoices never change.
+-- sequence per year of issue. Issued invoices never change. Its total and line count are not stored:
+-- they are the sums of its lines (rule B5), so they can never disagree with them.
 CREATE TABLE invoices (
     id                  TEXT PRIMARY KEY,
     tenant_id           TEXT NOT NULL REFERENCES tenants(id),
@@ -63,19 +64,20 @@ CREATE TABLE invoices (
     currency            TEXT NOT NULL,
     bill_to             TEXT NOT NULL,
     sold_to_company     TEXT NOT NULL,
-    total_minor         BIGINT NOT NULL,
-    line_count          BIGINT NOT NULL,
     UNIQUE (billing_profile_id, period),
     UNIQUE (number_year, number_seq)
 );
 CREATE INDEX invoices_profile ON invoices (billing_profile_id, id);
 CREATE INDEX invoices_period ON invoices (period);
 
--- Each charge on exactly one line of exactly one invoice: the purchase is the key.
+-- Each charge on exactly one line of exactly one invoice: the purchase is the key. The invoice and the
+-- section need no reference check per line (a million lines would pay for a million): lines are
+-- written only in the transaction that writes their invoice, invoices are never deleted, and a
+-- section holding charges is never deleted (rule H3, and the purchases' own reference).
 CREATE TABLE invoice_lines (
     purchase_id         TEXT PRIMARY KEY REFERENCES purchases(id),
-    invoice_id          TEXT NOT NULL REFERENCES invoices(id),
-    invoice_section_id  TEXT NOT NULL REFERENCES invoice_sections(id),
+    invoice_id          TEXT NOT NULL,
+    invoice_section_id  TEXT NOT NULL,
     section_name        TEXT NOT NULL,
     description         TEXT NOT NULL,
     quantity            BIGINT NOT NULL,

@@ -70,8 +70,11 @@ struct InvoiceRow {
     line_count: i64,
 }
 
-const INVOICE_SELECT: &str = "SELECT id, billing_account_id, billing_profile_id, period, number_year, \
-     number_seq, issued_at, currency, bill_to, sold_to_company, total_minor, line_count FROM invoices";
+/// The total and the line count are the sums of the invoice's lines (rule B5), never stored apart.
+const INVOICE_SELECT: &str = "SELECT i.id, i.billing_account_id, i.billing_profile_id, i.period, i.number_year, i.number_seq, \
+     i.issued_at, i.currency, i.bill_to, i.sold_to_company, \
+     CAST(COALESCE((SELECT SUM(l.amount_minor) FROM invoice_lines l WHERE l.invoice_id = i.id), 0) AS BIGINT) AS total_minor, \
+     (SELECT COUNT(*) FROM invoice_lines l WHERE l.invoice_id = i.id) AS line_count FROM invoices i";
 
 impl TryFrom<InvoiceRow> for InvoiceSummary {
     type Error = StoreError;
@@ -119,7 +122,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let p = profile_in_tx(&mut tx, cx.tenant(), profile).await?;
         require_on_profile(&mut tx, cx, &p, BillingAction::Read).await?;
-        let sql = format!("{INVOICE_SELECT} WHERE billing_profile_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3");
+        let sql = format!("{INVOICE_SELECT} WHERE i.billing_profile_id = $1 AND i.id < $2 ORDER BY i.id DESC LIMIT $3");
         let rows: Vec<InvoiceRow> = tx.fetch_all(sqlx::AssertSqlSafe(sql), args![profile, cursor.unwrap_or("in_~"), limit + 1]).await?;
         tx.commit().await?;
         let items = rows.into_iter().map(InvoiceSummary::try_from).collect::<Result<Vec<_>>>()?;
@@ -129,7 +132,7 @@ impl Store {
     /// One invoice with its lines by section (sections by name, lines in purchase order).
     pub async fn get_invoice(&self, cx: &UserCtx, id: InvoiceId) -> Result<Invoice> {
         let mut tx = self.db.begin().await?;
-        let sql = format!("{INVOICE_SELECT} WHERE tenant_id = $1 AND id = $2");
+        let sql = format!("{INVOICE_SELECT} WHERE i.tenant_id = $1 AND i.id = $2");
         let row: Option<InvoiceRow> = tx.fetch_optional(sqlx::AssertSqlSafe(sql), args![cx.tenant(), id]).await?;
         let summary = InvoiceSummary::try_from(row.ok_or(StoreError::NotFound("invoice"))?)?;
         let p = profile_in_tx(&mut tx, cx.tenant(), summary.billing_profile_id).await?;

@@ -104,7 +104,7 @@ async fn issue_batch(tx: &mut Tx, ctx: &Ctx, period: Period, profiles: &[String]
     }
     // Ids and numbers are made here; everything else the database takes from the rows themselves.
     let ids: Vec<InvoiceId> = missing.iter().map(|_| InvoiceId::new()).collect();
-    let mut params: Vec<Arg> = args![period.to_string(), year, now, start, end];
+    let mut params: Vec<Arg> = args![period.to_string(), year, now];
     let mut rows = Vec::with_capacity(missing.len());
     for (i, (m, id)) in missing.iter().zip(&ids).enumerate() {
         let n = params.len();
@@ -113,13 +113,11 @@ async fn issue_batch(tx: &mut Tx, ctx: &Ctx, period: Period, profiles: &[String]
         params.push(Arg::from(m.profile_id.as_str()));
         params.push(Arg::from(last + 1 + i64::try_from(i).unwrap_or(0)));
     }
-    let sums = "FROM purchases c WHERE c.billing_profile_id = p.id AND c.purchased_at >= $4 AND c.purchased_at < $5";
     tx.execute(
         sqlx::AssertSqlSafe(format!(
             "INSERT INTO invoices (id, tenant_id, billing_account_id, billing_profile_id, period, number_year, number_seq, issued_at, \
-             currency, bill_to, sold_to_company, total_minor, line_count) \
-             SELECT v.column1, p.tenant_id, p.billing_account_id, p.id, $1, $2, v.column3, $3, p.currency, a.sold_to, a.company_name, \
-             (SELECT COALESCE(SUM(c.amount_minor), 0) {sums}), (SELECT COUNT(*) {sums}) \
+             currency, bill_to, sold_to_company) \
+             SELECT v.column1, p.tenant_id, p.billing_account_id, p.id, $1, $2, v.column3, $3, p.currency, a.sold_to, a.company_name \
              FROM (VALUES {}) AS v JOIN billing_profiles p ON p.id = v.column2 JOIN billing_accounts a ON a.id = p.billing_account_id",
             rows.join(", ")
         )),
@@ -166,8 +164,8 @@ async fn audit_and_notify(tx: &mut Tx, ctx: &Ctx, ids: &[InvoiceId], now: Ts) ->
         sqlx::AssertSqlSafe(format!(
             "INSERT INTO audit_records (id, tenant_id, actor_kind, actor_id, action, target_kind, target_id, before_state, after_state, \
              request_id, at) SELECT v.column1, i.tenant_id, ${}, ${}, 'invoice.issue', 'invoice', i.id, NULL, \
-             '{{\"period\":\"' || i.period || '\",\"billing_profile_id\":\"' || i.billing_profile_id || '\",\"total_minor\":' || \
-             CAST(i.total_minor AS TEXT) || ',\"currency\":\"' || i.currency || '\"}}', ${}, ${} \
+             '{{\"period\":\"' || i.period || '\",\"billing_profile_id\":\"' || i.billing_profile_id || '\",\"number_seq\":' || \
+             CAST(i.number_seq AS TEXT) || ',\"currency\":\"' || i.currency || '\"}}', ${}, ${} \
              FROM (VALUES {}) AS v JOIN invoices i ON i.id = v.column2 WHERE i.id IN ({list})",
             n + 1,
             n + 2,
@@ -278,10 +276,11 @@ impl Store {
         tx.commit().await?;
         let (start, end) = bounds(period);
         let mut tx = self.db.begin().await?;
+        // One probe per profile, not a pass over the period's charges.
         let profiles: i64 = tx
             .scalar(
-                "SELECT COUNT(DISTINCT billing_profile_id) FROM purchases WHERE purchased_at >= $1 AND purchased_at < $2 \
-                 AND billing_profile_id IS NOT NULL",
+                "SELECT COUNT(*) FROM billing_profiles p WHERE EXISTS (SELECT 1 FROM purchases c \
+                 WHERE c.billing_profile_id = p.id AND c.purchased_at >= $1 AND c.purchased_at < $2)",
                 args![start, end],
             )
             .await?;

@@ -2,6 +2,7 @@
 //! purchase, into a section of that profile, in the profile's currency, paid by one of its
 //! instruments; stamped once and never changed.
 
+use pb_domain::billing::BillingAction;
 use pb_domain::commerce::{check_quantity, needs_billing_link, term_end};
 use pb_domain::{
     BillingAccountId, BillingProfileId, InvoiceId, InvoiceSectionId, Money, NewPaymentInstrument, OfferId, PaymentInstrumentId, PurchaseId,
@@ -10,12 +11,13 @@ use pb_domain::{
 use serde_json::json;
 
 use super::offers::offer_in_tx;
+use crate::access::require_on_profile;
 use crate::audit::{NewAudit, write_audit};
 use crate::db::{Tx, args};
 use crate::error::corrupt;
-use crate::model::{BillingProfile, PaymentInstrument};
+use crate::model::{BillingAccountWithProfiles, BillingProfile, PaymentInstrument};
 use crate::notify::{Announcement, Audience, announce};
-use crate::read::{account_in_tx, current_link_in_tx, partner_in_tx, profile_in_tx};
+use crate::read::{acceptances_of, account_in_tx, current_link_in_tx, partner_in_tx, profile_in_tx};
 use crate::{Page, Result, Store, StoreError, Ts, UserCtx};
 
 /// A purchase as recorded. The account, profile and section are those of the link in force at
@@ -323,6 +325,25 @@ impl Store {
         announce(&mut tx, cx.tenant(), now, Audience::GlobalAndMcppAdmins, &a).await?;
         self.commit(tx, cx.ctx(), &p).await?;
         Ok(p)
+    }
+
+    /// Where a purchase made now would be billed: the link in force's account (with only the linked
+    /// profile) and profile, with its sections and instruments. Whoever may buy sees it (rule A5: an
+    /// MCPP admin needs its currency, sections and instruments without holding a billing role on
+    /// it); anyone else needs a role that reads the profile. `None` when nothing is linked.
+    pub async fn purchase_target(&self, cx: &UserCtx) -> Result<Option<(BillingAccountWithProfiles, BillingProfile)>> {
+        let mut tx = self.db.begin().await?;
+        let partner = partner_in_tx(&mut tx, cx.tenant(), false).await?.ok_or(StoreError::NotFound("partner account"))?;
+        let Some(link) = current_link_in_tx(&mut tx, partner.id).await? else { return Ok(None) };
+        let profile = profile_in_tx(&mut tx, cx.tenant(), link.billing_profile_id).await?;
+        if !cx.roles().may_purchase() {
+            require_on_profile(&mut tx, cx, &profile, BillingAction::Read).await?;
+        }
+        let account = account_in_tx(&mut tx, cx.tenant(), link.billing_account_id, false).await?;
+        let (agreement_accepted, _) = acceptances_of(&mut tx, account.id).await?;
+        tx.commit().await?;
+        let account = BillingAccountWithProfiles { account, profiles: vec![profile.clone()], agreement_accepted };
+        Ok(Some((account, profile)))
     }
 
     /// The tenant's purchases the caller may see, newest first; optionally of one profile.

@@ -89,7 +89,7 @@ pub(crate) async fn billing_page(s: &AppState, u: &WebUser, success: bool) -> Re
             linked_by: name_of(&l.linked_by),
         })
     });
-    Ok(BillingPage { blockers: overview.blockers, refusal, linked, history, success })
+    Ok(BillingPage { refusal, linked, history, success })
 }
 
 /// The billing profile page with `flyout` open over it.

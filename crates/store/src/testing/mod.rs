@@ -153,3 +153,7 @@ pub async fn fresh_database_url(backend: Backend, test: &str) -> Option<String> 
         }
     }
 }
+
+pub mod load;
+
+pub use load::check_invoices;
