@@ -174,25 +174,10 @@ fn optional<T, E: std::fmt::Display + ErrorCode>(
     }
 }
 
-fn required<T, E: std::fmt::Display + ErrorCode>(
-    errs: &mut FieldErrors,
-    field: &str,
-    raw: Option<&str>,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Option<T> {
-    match raw {
-        Some(v) => errs.check(field, parse(v)),
-        None => {
-            errs.push(field, "required", "is required");
-            None
-        }
-    }
-}
-
 impl AddressInput {
     pub fn parse(&self) -> Result<Address, FieldErrors> {
         let mut e = FieldErrors::new();
-        let address_line1 = required(&mut e, "address_line1", self.address_line1.as_deref(), line);
+        let address_line1 = e.required("address_line1", self.address_line1.as_deref(), line);
         let address_line2 = optional(&mut e, "address_line2", self.address_line2.as_deref(), line);
         let address_line3 = optional(&mut e, "address_line3", self.address_line3.as_deref(), line);
         let city = optional(&mut e, "city", self.city.as_deref(), short);
@@ -201,7 +186,7 @@ impl AddressInput {
             let v = clean_text(s, 20)?;
             if v.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') { Ok(v) } else { Err(TextError::ControlCharacter) }
         });
-        let country = required(&mut e, "country", self.country.as_deref(), CountryCode::parse);
+        let country = e.required("country", self.country.as_deref(), CountryCode::parse);
         let company_name = optional(&mut e, "company_name", self.company_name.as_deref(), line);
         let email = optional(&mut e, "email", self.email.as_deref(), EmailAddress::parse);
         let phone = optional(&mut e, "phone", self.phone.as_deref(), PhoneNumber::parse);
@@ -259,8 +244,8 @@ pub struct ContactInput {
 impl ContactInput {
     pub fn parse(&self) -> Result<Contact, FieldErrors> {
         let mut e = FieldErrors::new();
-        let name = required(&mut e, "name", self.name.as_deref(), short);
-        let email = required(&mut e, "email", self.email.as_deref(), EmailAddress::parse);
+        let name = e.required("name", self.name.as_deref(), short);
+        let email = e.required("email", self.email.as_deref(), EmailAddress::parse);
         let phone = optional(&mut e, "phone", self.phone.as_deref(), PhoneNumber::parse);
         e.finish(|| Some(Contact { name: name?, email: email?, phone }))
     }

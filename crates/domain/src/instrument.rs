@@ -134,20 +134,8 @@ impl PaymentInstrumentInput {
                 None
             }
         };
-        let token = match &self.token {
-            Some(t) => e.check("token", ProcessorToken::parse(t)),
-            None => {
-                e.push("token", "required", "is required");
-                None
-            }
-        };
-        let display_hint = match &self.display_hint {
-            Some(h) => e.check("display_hint", DisplayHint::parse(h)),
-            None => {
-                e.push("display_hint", "required", "is required");
-                None
-            }
-        };
+        let token = e.required("token", self.token.as_deref(), ProcessorToken::parse);
+        let display_hint = e.required("display_hint", self.display_hint.as_deref(), DisplayHint::parse);
         e.finish(|| Some(NewPaymentInstrument { kind: kind?, token: token?, display_hint: display_hint? }))
     }
 }

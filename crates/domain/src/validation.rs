@@ -41,6 +41,22 @@ impl FieldErrors {
         }
     }
 
+    /// Parses a field that must be present: its value, or `required` / the parse's error under `field`.
+    pub fn required<T, E: std::fmt::Display + ErrorCode>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        match raw {
+            Some(v) => self.check(field, parse(v)),
+            None => {
+                self.push(field, "required", "is required");
+                None
+            }
+        }
+    }
+
     /// Merges errors of a nested value, prefixing their fields with `prefix.`.
     pub fn nested<T>(&mut self, prefix: &str, r: Result<T, FieldErrors>) -> Option<T> {
         match r {

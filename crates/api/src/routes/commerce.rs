@@ -55,13 +55,7 @@ pub struct PutOfferBody {
 
 fn parse_offer(b: &PutOfferBody) -> ApiResult<PutOffer> {
     let mut e = FieldErrors::new();
-    let name = match &b.name {
-        Some(n) => e.check("name", DisplayName::parse(n)),
-        None => {
-            e.push("name", "required", "is required");
-            None
-        }
-    };
+    let name = e.required("name", b.name.as_deref(), DisplayName::parse);
     let kind = match b.kind.as_deref().map(OfferKind::parse) {
         Some(Some(k)) => Some(k),
         Some(None) => {
@@ -141,13 +135,7 @@ pub struct PurchaseBody {
 
 fn parse_purchase(b: &PurchaseBody) -> ApiResult<NewPurchase> {
     let mut e = FieldErrors::new();
-    let offer_id = match &b.offer_id {
-        Some(o) => e.check("offer_id", OfferId::parse(o)),
-        None => {
-            e.push("offer_id", "required", "is required");
-            None
-        }
-    };
+    let offer_id = e.required("offer_id", b.offer_id.as_deref(), OfferId::parse);
     let quantity = match b.quantity {
         Some(q) => Some(q),
         None => {

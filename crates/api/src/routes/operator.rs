@@ -63,13 +63,7 @@ pub async fn create_tenant(
     JsonBody(b): JsonBody<CreateTenant>,
 ) -> ApiResult<Response> {
     let mut e = FieldErrors::new();
-    let name = match &b.name {
-        Some(n) => e.check("name", DisplayName::parse(n)),
-        None => {
-            e.push("name", "required", "is required");
-            None
-        }
-    };
+    let name = e.required("name", b.name.as_deref(), DisplayName::parse);
     let domain = match b.domain.as_deref().map(parse_domain) {
         Some(Ok(d)) => Some(d),
         Some(Err(msg)) => {
@@ -117,20 +111,8 @@ pub async fn create_user(
 ) -> ApiResult<Response> {
     let tid = tenant_id(&tid)?;
     let mut e = FieldErrors::new();
-    let email = match &b.email {
-        Some(v) => e.check("email", EmailAddress::parse(v)),
-        None => {
-            e.push("email", "required", "is required");
-            None
-        }
-    };
-    let display_name = match &b.display_name {
-        Some(v) => e.check("display_name", DisplayName::parse(v)),
-        None => {
-            e.push("display_name", "required", "is required");
-            None
-        }
-    };
+    let email = e.required("email", b.email.as_deref(), EmailAddress::parse);
+    let display_name = e.required("display_name", b.display_name.as_deref(), DisplayName::parse);
     let mut directory_roles = Vec::new();
     for (i, r) in b.directory_roles.iter().enumerate() {
         match DirectoryRole::parse(r) {
@@ -199,13 +181,7 @@ pub async fn put_partner_account(
             None
         }
     };
-    let name = match &b.name {
-        Some(n) => e.check("name", DisplayName::parse(n)),
-        None => {
-            e.push("name", "required", "is required");
-            None
-        }
-    };
+    let name = e.required("name", b.name.as_deref(), DisplayName::parse);
     let state = parse_state(&mut e, b.state.as_deref());
     let legal_profile = match &b.legal_profile {
         Some(lp) => e.nested("legal_profile", lp.parse()),
