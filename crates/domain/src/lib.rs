@@ -6,6 +6,7 @@ pub mod billing;
 pub mod clock;
 pub mod commerce;
 pub mod country;
+pub mod delivery;
 pub mod ids;
 pub mod instrument;
 pub mod link;
@@ -19,6 +20,7 @@ pub use address::{Address, AddressInput, Contact, ContactInput, EmailAddress, Ph
 pub use clock::{AdjustableClock, Clock, SystemClock, TestClock};
 pub use commerce::{OfferId, OfferKind, Period};
 pub use country::CountryCode;
+pub use delivery::{AfterFailure, OutboxState, ReminderPolicy, RetryPolicy};
 pub use ids::*;
 pub use instrument::{DisplayHint, NewPaymentInstrument, PaymentInstrumentInput, PaymentInstrumentKind, ProcessorToken};
 pub use link::{BillingWarning, LinkEffect, LinkEffects, LinkTarget};

@@ -26,7 +26,7 @@ impl PartnerAccountState {
         PartnerAccountState::Closed,
     ];
 
-    pub fn as_str(&self) -> &'static str {
+    pub const fn as_str(&self) -> &'static str {
         match self {
             PartnerAccountState::Active => "active",
             PartnerAccountState::PendingVerification => "pending_verification",

@@ -224,6 +224,16 @@ impl Tx {
         }
     }
 
+    /// Dialect fork: a row lock that passes over rows another transaction holds, so that concurrent
+    /// claimers (outbox dispatchers on several nodes) each take different rows instead of queueing.
+    /// SQLite has one writer at a time: nothing to skip.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.conn {
+            Conn::Sqlite(_) => "",
+            Conn::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.conn {
             Conn::Sqlite(t) => t.commit().await?,

@@ -18,8 +18,10 @@ mod link;
 mod migrate;
 mod model;
 mod notify;
+mod outbox;
 mod partners;
 mod read;
+mod reminders;
 mod sessions;
 mod tenants;
 #[cfg(any(test, feature = "testing"))]
@@ -44,6 +46,7 @@ pub use model::{
     PaymentInstrument, PendingLegalProfile, User,
 };
 pub use notify::{Notification, OutboxEmail};
+pub use outbox::{FailureOutcome, OutboxEntry, OutboxMessage};
 pub use partners::{PartnerOverview, PutPartnerAccount};
 pub use sessions::WebSession;
 pub use tenants::Tenant;

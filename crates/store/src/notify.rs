@@ -54,9 +54,17 @@ pub(crate) async fn announce(tx: &mut Tx, tenant: TenantId, now: Ts, audience: A
         .await?;
         if email.contains('@') {
             tx.execute(
-                "INSERT INTO email_outbox (id, tenant_id, to_address, subject, body, created_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                args![format!("em_{}", uuid::Uuid::now_v7().simple()), tenant, email.as_str(), a.title.as_str(), a.body.as_str(), now],
+                "INSERT INTO email_outbox (id, tenant_id, to_address, subject, body, action_url, created_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                args![
+                    format!("em_{}", uuid::Uuid::now_v7().simple()),
+                    tenant,
+                    email.as_str(),
+                    a.title.as_str(),
+                    a.body.as_str(),
+                    a.action_url.as_deref(),
+                    now
+                ],
             )
             .await?;
         }
@@ -153,12 +161,26 @@ impl Store {
         self.commit(tx, cx.ctx(), &()).await
     }
 
+    /// Marks every one of the caller's notifications read; how many were unread.
+    pub async fn mark_all_notifications_read(&self, cx: &UserCtx) -> Result<u64> {
+        let now = self.now();
+        let mut tx = self.db.begin_write().await?;
+        let n = tx
+            .execute(
+                "UPDATE notifications SET read_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL",
+                args![cx.tenant(), cx.user_id(), now],
+            )
+            .await?;
+        self.commit(tx, cx.ctx(), &n).await?;
+        Ok(n)
+    }
+
     /// Emails of the tenant not yet sent, oldest first.
     pub async fn pending_emails(&self, tenant: TenantId) -> Result<Vec<OutboxEmail>> {
         let mut tx = self.db.begin().await?;
         let rows: Vec<OutboxEmail> = tx
             .fetch_all(
-                "SELECT id, to_address, subject, body FROM email_outbox WHERE tenant_id = $1 AND sent_at IS NULL ORDER BY id",
+                "SELECT id, to_address, subject, body FROM email_outbox WHERE tenant_id = $1 AND state = 'pending' ORDER BY id",
                 args![tenant],
             )
             .await?;

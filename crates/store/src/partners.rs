@@ -9,8 +9,8 @@ use crate::audit::{NewAudit, write_audit};
 use crate::db::{Tx, args};
 use crate::error::corrupt;
 use crate::model::{BillingLink, PartnerAccount};
-use crate::notify::{Announcement, Audience, announce};
 use crate::read::{current_link_in_tx, partner_in_tx};
+use crate::reminders::prompt_in_tx;
 use crate::{Ctx, Result, Store, StoreError, Ts, UserCtx};
 
 /// The partner account with the link in force and what stops purchases now (rule M4): everything
@@ -51,16 +51,7 @@ async fn prompt_to_link(tx: &mut Tx, before: Option<PartnerAccountState>, after:
     if !became_active || current_link_in_tx(tx, after.id).await?.is_some() {
         return Ok(());
     }
-    let a = Announcement {
-        kind: "link_prompt",
-        title: "Link a billing account and profile".to_owned(),
-        body: "Partner program purchases moved to the new commerce platform. To make membership purchases, link a billing \
-               account and billing profile to your partner account: select Link billing profile, then Start."
-            .to_owned(),
-        action_url: Some("/account/billing-profile".to_owned()),
-    };
-    announce(tx, after.tenant_id, now, Audience::GlobalAdmins, &a).await?;
-    Ok(())
+    prompt_in_tx(tx, after.id, after.tenant_id, now).await
 }
 
 /// Rules B1, M4, P2: what stops purchases for this partner account and link, read in `tx`.

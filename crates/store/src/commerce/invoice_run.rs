@@ -200,6 +200,7 @@ async fn audit_and_notify(tx: &mut Tx, ctx: &Ctx, ids: &[InvoiceId], now: Ts) ->
             let title = format!("Invoice {number} is ready");
             let body = format!("The invoice of billing profile {} for last month is ready to view and download.", r.profile_name);
             let url = format!("/billing/invoices/{}", r.invoice_id);
+            let mail_url = url.clone();
             let n = notes.len();
             note_rows.push(format!(
                 "(${}, ${}, ${}, 'invoice_ready', ${}, ${}, ${}, ${})",
@@ -222,13 +223,14 @@ async fn audit_and_notify(tx: &mut Tx, ctx: &Ctx, ids: &[InvoiceId], now: Ts) ->
             ]);
             if r.email.contains('@') {
                 let n = mails.len();
-                mail_rows.push(format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 6));
+                mail_rows.push(format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 7));
                 mails.extend(args![
                     format!("em_{}", uuid::Uuid::now_v7().simple()),
                     r.tenant_id.as_str(),
                     r.email.as_str(),
                     title,
                     body,
+                    mail_url,
                     now
                 ]);
             }
@@ -244,7 +246,7 @@ async fn audit_and_notify(tx: &mut Tx, ctx: &Ctx, ids: &[InvoiceId], now: Ts) ->
         if !mail_rows.is_empty() {
             tx.execute(
                 sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO email_outbox (id, tenant_id, to_address, subject, body, created_at, next_attempt_at) VALUES {}",
+                    "INSERT INTO email_outbox (id, tenant_id, to_address, subject, body, action_url, created_at, next_attempt_at) VALUES {}",
                     mail_rows.join(", ")
                 )),
                 mails,

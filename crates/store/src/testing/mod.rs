@@ -155,5 +155,6 @@ pub async fn fresh_database_url(backend: Backend, test: &str) -> Option<String> 
 }
 
 pub mod load;
+pub mod mail;
 
 pub use load::check_invoices;
