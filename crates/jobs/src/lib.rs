@@ -3,5 +3,11 @@
 //! several nodes at once: the work it starts is itself exactly-once.
 
 mod month_close;
+pub mod outbox;
+mod reminders;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use month_close::{MonthClose, month_to_close};
+pub use outbox::{DispatchSettings, Dispatcher, Letterhead, MailError, Transport};
+pub use reminders::LinkReminders;
