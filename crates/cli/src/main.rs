@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 mod demo;
 mod invoices;
+mod mail;
 
 #[derive(Parser, Debug)]
 #[command(name = "partner-billing", version, about = "Billing accounts, billing profiles and the billing link of a partner program")]
@@ -95,6 +96,8 @@ struct ServeArgs {
     db: DbArgs,
     #[command(flatten)]
     auth: AuthArgs,
+    #[command(flatten)]
+    mail: mail::MailArgs,
     /// Address to listen on.
     #[arg(long, env = "PB_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -107,9 +110,6 @@ struct ServeArgs {
     /// "View details" URL of a billing profile; `{id}` is replaced by the profile id.
     #[arg(long, env = "PB_DETAILS_URL_TEMPLATE")]
     details_url_template: Option<String>,
-    /// SMTP server for emails, e.g. smtp://localhost:25.
-    #[arg(long, env = "PB_SMTP_URL")]
-    smtp_url: Option<String>,
     /// Cutover date (YYYY-MM-DD, UTC) from which membership purchases need a billing link.
     #[arg(long, env = "PB_PURCHASE_CUTOVER", default_value = "2024-02-01")]
     purchase_cutover: String,
@@ -295,13 +295,14 @@ async fn serve(a: ServeArgs) -> Result<()> {
         auth_issuer = a.auth.auth_issuer.as_deref().unwrap_or("dev"),
         public_url = a.public_url.as_deref().unwrap_or(""),
         details_url_template = a.details_url_template.as_deref().unwrap_or(""),
-        smtp_url = %a.smtp_url.as_deref().map(redact_url).unwrap_or_default(),
+        smtp_url = %a.mail.smtp_url.as_deref().map(redact_url).unwrap_or_default(),
         purchase_cutover = %cutover,
         test_clock = a.test_clock,
         "starting partner-billing"
     );
     let store = a.db.open(clock).await?.with_purchase_cutover(cutover);
     store.migrate().await.context("migration failed")?;
+    let dispatcher = a.mail.dispatcher(&store, a.public_url.as_deref(), a.listen, &a.db.data_dir)?;
     let (verifier, dev_issuer) = verifier(&a.auth, &a.db.data_dir).await?;
     if a.demo {
         let seeded = demo::seed(&store).await.context("demo seeding failed")?;
@@ -319,16 +320,31 @@ async fn serve(a: ServeArgs) -> Result<()> {
         state = state.with_test_clock(c);
     }
     let app = app(state);
+    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
     let month_close =
         tokio::spawn(pb_jobs::MonthClose::new(store.clone(), std::time::Duration::from_secs(a.month_close_interval.max(1))).run());
-    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
+    let reminders = tokio::spawn(a.mail.reminders(&store).run());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let outbox = tokio::spawn(dispatcher.run(stopped.clone()));
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "listening");
+    let mut stopped_http = stopped;
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            let _ = stopped_http.wait_for(|s| *s).await;
+        })
         .await
         .context("server error")?;
-    // A month close cut short rolls back its open batch; the next start finishes the month.
+    // A month close or a reminder sweep cut short rolls back its open transaction; the next start
+    // finishes it. The email in flight is let finish (rule T4), within its SMTP timeout.
     month_close.abort();
+    reminders.abort();
+    if let Err(e) = outbox.await {
+        tracing::error!(error = %e, "the outbox dispatcher ended abnormally");
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
