@@ -75,6 +75,7 @@ pub fn api_routes(test_clock: bool) -> (Router<AppState>, utoipa::openapi::OpenA
     let r = routes::billing::routes(r);
     let r = routes::link::routes(r);
     let r = routes::notifications::routes(r);
+    let r = routes::outbox::routes(r);
     let r = routes::commerce::routes(r);
     let r = routes::invoices::routes(r);
     let r = if test_clock { routes::invoices::test_clock_routes(r) } else { r };

@@ -7,3 +7,4 @@ pub mod me;
 pub mod notifications;
 pub mod operator;
 pub mod ops;
+pub mod outbox;

@@ -11,6 +11,7 @@ mod existing;
 mod hierarchy;
 mod idempotency;
 mod invoices;
+mod notifications;
 mod prerequisites;
 mod purchases;
 
