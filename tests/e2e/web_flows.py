@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from webdriver import Driver  # noqa: E402
 from harness import ROOT, Server  # noqa: E402
 from commerce_flows import buy_and_invoice  # noqa: E402
+from notification_flows import bell_phone, link_prompt  # noqa: E402
 
 SHOTS = os.path.join(ROOT, "target", "e2e")
 
@@ -347,19 +348,6 @@ def sign_out_and_csrf(f):
     assert lst["items"] == [], "the forged form created nothing"
 
 
-def link_prompt(f):
-    """Rule N1: the in-product prompt to link, with an action that opens the billing profile page."""
-    f.sign_in("admin@" + CONTOSO)
-    assert f.d.text('[data-testid="unread"]') == "1"
-    f.d.click("a.bell")
-    f.d.wait("ul.notes")
-    assert "Link a billing account and profile" in f.d.text("ul.notes")
-    f.shot("prompt")
-    f.d.click('ul.notes a[href="/account/billing-profile"]')
-    f.d.wait("#start")
-    assert not f.d.find_all('[data-testid="unread"]'), "seen notifications are marked read"
-
-
 def phone_width(f):
     """The linked page and a flyout at a phone's width."""
     token = f.ga()
@@ -390,6 +378,8 @@ FLOWS = [
     ("legal_profile", legal_profile, {}),
     ("sign_out_and_csrf", sign_out_and_csrf, {}),
     ("link_prompt", link_prompt, {}),
+    ("link_prompt_without_js", lambda f: link_prompt(f, js=False), {"javascript": False}),
+    ("bell_phone", bell_phone, {"width": 390, "height": 844}),
     ("phone_width", phone_width, {"width": 390, "height": 844}),
     ("buy_and_invoice", lambda f: buy_and_invoice(f, create_new), {}),
 ]

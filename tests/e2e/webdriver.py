@@ -113,6 +113,10 @@ class Driver:
         """Activates an element from the keyboard: focus it and press Enter."""
         self.s("POST", "/element/%s/value" % self.wait(css), {"text": "\ue007"})
 
+    def press(self, css, key):
+        """Sends one key (a WebDriver key code, e.g. Tab "\\ue004", Escape "\\ue00c") to an element."""
+        self.s("POST", "/element/%s/value" % self.wait(css), {"text": key})
+
     def text(self, css):
         found = self.find_all(css)
         return self.s("GET", "/element/%s/text" % found[0]) if found else ""

@@ -51,6 +51,8 @@ pub fn router() -> Router<AppState> {
         .route("/billing/invoices/{id}", get(invoices::invoice_page_or_download))
         .route("/billing/profiles/{id}/invoices", get(invoices::profile_invoices_page))
         .route("/notifications", get(notifications::notifications_page))
+        .route("/notifications/read-all", post(notifications::mark_all_read_submit))
+        .route("/notifications/{id}/read", post(notifications::mark_read_submit))
         .route("/billing/profiles/{id}", get(profile_details::profile_details_page))
         .route("/billing/profiles/{id}/payment-instruments", post(profile_details::payment_instrument_submit))
         .route("/billing/profiles/{id}/primary-contact", post(profile_details::primary_contact_submit))

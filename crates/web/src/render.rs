@@ -4,10 +4,11 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use pb_app::AppState;
-use pb_store::{BillingAccount, BillingProfile};
+use pb_store::{BillingAccount, BillingProfile, Notification};
+use time::format_description::well_known::Rfc3339;
 
 use crate::session::WebUser;
-use crate::views::{AccountSummary, Chrome, ErrorPage, ProfileSummary};
+use crate::views::{AccountSummary, Chrome, ErrorPage, NotificationRow, ProfileSummary};
 
 const TIME: &[time::format_description::FormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
@@ -41,11 +42,56 @@ pub fn with_status(mut r: Response, status: StatusCode) -> Response {
     r
 }
 
+/// How many of the newest notifications the bell's dropdown shows.
+pub const BELL_SIZE: u32 = 5;
+
+/// `next` if it is a path of this site: starting with `/` but not `//` or holding `\` (which
+/// browsers read as another host), and printable ASCII only, so that it fits a `Location` header.
+pub fn local_path(next: &str) -> Option<&str> {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.bytes().all(|b| b.is_ascii_graphic());
+    local.then_some(next)
+}
+
+/// The page of a section of the navigation, where the chrome's forms return to from a page that a
+/// link cannot show again (one rendered by a POST).
+fn section_home(nav: &str) -> &'static str {
+    match nav {
+        "billing-profile" => "/account/billing-profile",
+        "legal-profile" => "/account/legal-profile",
+        "membership" => "/membership",
+        "invoices" => "/billing/invoices",
+        _ => "/notifications",
+    }
+}
+
+pub fn notification_row(n: &Notification) -> NotificationRow {
+    NotificationRow {
+        id: n.id.clone(),
+        title: n.title.clone(),
+        body: n.body.clone(),
+        when: when(n.created_at),
+        datetime: n.created_at.format(&Rfc3339).unwrap_or_default(),
+        unread: n.read_at.is_none(),
+        action_url: n.action_url.clone().filter(|u| local_path(u).is_some()),
+    }
+}
+
+/// The top bar: who is signed in, and the bell (the unread count and the newest notifications; two
+/// cheap reads, neither of which marks anything read). A failed read leaves the bell empty rather
+/// than failing the page.
 pub async fn chrome(s: &AppState, u: &WebUser, nav: &'static str, title: &str) -> Chrome {
-    let unread = s.store.unread_notifications(&u.who.cx).await.unwrap_or_else(|e| {
+    let cx = &u.who.cx;
+    let unread = s.store.unread_notifications(cx).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot count unread notifications");
         0
     });
+    let bell = match s.store.list_notifications(cx, None, Some(BELL_SIZE)).await {
+        Ok(page) => page.items.iter().map(notification_row).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the newest notifications");
+            Vec::new()
+        }
+    };
     Chrome {
         tenant: u.who.tenant.name.clone(),
         tenant_domain: u.who.tenant.domain.clone(),
@@ -53,9 +99,11 @@ pub async fn chrome(s: &AppState, u: &WebUser, nav: &'static str, title: &str) -
         email: u.who.user.email.clone(),
         global_admin: u.who.is_global_admin(),
         unread: usize::try_from(unread).unwrap_or(0),
+        bell,
         csrf: u.csrf.clone(),
         nav,
         title: title.to_owned(),
+        here: u.here.as_deref().and_then(local_path).unwrap_or(section_home(nav)).to_owned(),
     }
 }
 
@@ -94,5 +142,22 @@ pub fn account_summary(s: &AppState, a: &BillingAccount, profiles: &[BillingProf
         contact: contact_line(&a.primary_contact),
         agreement_accepted: accepted,
         profiles: profiles.iter().map(|p| profile_summary(s, p)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn next_is_limited_to_paths_of_this_site() {
+        for ok in ["/notifications", "/account/billing-profile?linked=1", "/notifications?cursor=nt_01"] {
+            assert_eq!(local_path(ok), Some(ok));
+        }
+        for bad in
+            ["", "notifications", "//evil.example", "/\\evil.example", "https://evil.example/", "/a b", "/a\r\nSet-Cookie:x", "/\u{e9}"]
+        {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -54,6 +54,9 @@ pub struct WebUser {
     pub who: TenantUser,
     pub csrf: String,
     pub session_hash: String,
+    /// The local path and query this request shows, when it is a GET (which a link can repeat):
+    /// where forms of the chrome, such as the bell's "Mark all read", send the user back to.
+    pub here: Option<String>,
 }
 
 impl WebUser {
@@ -82,6 +85,9 @@ impl FromRequestParts<AppState> for WebUser {
         let session = state.store.web_session(&hash).await.map_err(failed)?.ok_or_else(to_signin)?;
         let who =
             TenantUser::from_session(&state.store, &session, pb_app::request_id(parts)).await.map_err(failed)?.ok_or_else(to_signin)?;
-        Ok(WebUser { who, csrf: session.csrf_token, session_hash: hash })
+        let here = (parts.method == Method::GET || parts.method == Method::HEAD)
+            .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
+            .flatten();
+        Ok(WebUser { who, csrf: session.csrf_token, session_hash: hash, here })
     }
 }

@@ -12,9 +12,13 @@ pub struct Chrome {
     pub email: String,
     pub global_admin: bool,
     pub unread: usize,
+    /// The bell's dropdown: the newest few notifications.
+    pub bell: Vec<NotificationRow>,
     pub csrf: String,
     pub nav: &'static str,
     pub title: String,
+    /// Where the chrome's forms send the user back to: this page, or the section it belongs to.
+    pub here: String,
 }
 
 #[derive(Debug, Clone)]
@@ -229,13 +233,17 @@ impl LegalProfilePage {
     }
 }
 
+/// One notification, on the notifications page and in the bell.
 #[derive(Debug, Clone)]
 pub struct NotificationRow {
+    pub id: String,
     pub title: String,
     pub body: String,
+    /// The time in words, and as `<time datetime>` wants it.
     pub when: String,
+    pub datetime: String,
     pub unread: bool,
-    pub action_url: String,
+    pub action_url: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -243,6 +251,10 @@ pub struct NotificationRow {
 pub struct NotificationsPage {
     pub chrome: Chrome,
     pub items: Vec<NotificationRow>,
+    /// The link to the next, older page, if there is one.
+    pub older: Option<String>,
+    /// Whether this is a later page (offers the way back to the newest).
+    pub paged: bool,
 }
 
 #[derive(Template, WebTemplate)]

@@ -18,12 +18,29 @@ function focusDialog() {
     el.inert = !!d;
   });
   if (!d) return;
+  closeBell();
   var target = d.querySelector("[autofocus]") || d.querySelector("h2");
   if (target) target.focus();
 }
 document.addEventListener("htmx:afterSettle", focusDialog);
+// The bell's dropdown is a <details>, which opens and closes without script; Escape or a click
+// elsewhere closes it too.
+function closeBell() {
+  var open = document.querySelector("details.bellmenu[open]");
+  if (open) open.open = false;
+  return open;
+}
+document.addEventListener("click", function (e) {
+  var open = document.querySelector("details.bellmenu[open]");
+  if (open && !open.contains(e.target)) open.open = false;
+});
 document.addEventListener("keydown", function (e) {
   if (e.key !== "Escape") return;
+  var bell = closeBell();
+  if (bell) {
+    bell.querySelector("summary").focus();
+    return;
+  }
   var close = document.querySelector("#flyout .close");
   if (close) window.location.href = close.getAttribute("href");
 });

@@ -1,11 +1,14 @@
 //! The pages in-process (the browser suite in tests/e2e drives them in Chromium): sign-in, the
-//! session cookie, CSRF, and what the billing profile page says, on SQLite and PostgreSQL.
+//! session cookie, CSRF, what the billing profile page says, and (in `pages/`) commerce and the
+//! notifications with the bell, on SQLite and PostgreSQL.
 // The test bodies are plain `async fn`s that `both_backends!` wraps in `#[tokio::test]`s, which
 // clippy's `allow-unwrap-in-tests` cannot see through.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a value must be there")]
 
 #[path = "pages/commerce.rs"]
 mod commerce;
+#[path = "pages/notifications.rs"]
+mod notifications;
 
 use axum::http::{StatusCode, header};
 use pb_app::testing::{Resp, TestApp};

@@ -45,9 +45,15 @@ async fn catalog(store: &Store) {
 }
 
 /// A tenant whose global admin created and linked an account (with a contact) and a profile.
-async fn linked_tenant(w: &Web, country: &str) -> (TestTenant, UserCtx, BillingProfile) {
+pub(super) async fn linked_tenant(w: &Web, country: &str) -> (TestTenant, UserCtx, BillingProfile) {
     let t = w.app.tenant("Contoso", country, "active").await;
     let ga = user_ctx(&w.store, t.tenant_id(), &format!("ga@{}", t.domain)).await;
+    let profile = link_new(w, &ga).await;
+    (t, ga, profile)
+}
+
+/// The global admin `ga` creates an account (with a contact) and a profile and links them.
+pub(super) async fn link_new(w: &Web, ga: &UserCtx) -> BillingProfile {
     let contact = ContactInput { name: Some("Pat".into()), email: Some("pat@contoso.example".into()), phone: None }.parse().unwrap();
     let cmd = SetupCommand {
         account: AccountChoice::New(NewBillingAccount {
@@ -59,12 +65,11 @@ async fn linked_tenant(w: &Web, country: &str) -> (TestTenant, UserCtx, BillingP
         accept_secondary_acknowledgement: false,
         if_match: None,
     };
-    let profile = w.store.setup_link(&ga, &cmd).await.unwrap().profile;
-    (t, ga, profile)
+    w.store.setup_link(ga, &cmd).await.unwrap().profile
 }
 
 /// A urlencoded form body.
-fn form(fields: &[(&str, &str)]) -> String {
+pub(super) fn form(fields: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
