@@ -59,7 +59,6 @@ class Keep:
             with open(os.path.join(self.dir, "received.jsonl"), "a") as f:
                 f.write(json.dumps(line) + "\n")
                 f.flush()
-                os.fsync(f.fileno())
         if self.delay:
             await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"

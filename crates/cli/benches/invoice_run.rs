@@ -16,6 +16,10 @@ use pb_store::testing::fresh_database_url;
 use pb_store::testing::load::{baseline_lines, check_invoices, seed_invoice_load};
 use pb_store::{Backend, ConnectOptions, Store};
 
+mod common;
+
+use common::machine;
+
 const BIN: &str = env!("CARGO_BIN_EXE_partner-billing");
 
 struct Row {
@@ -73,18 +77,6 @@ async fn one(backend: Backend, profiles: usize, charges: usize) -> Result<Option
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(Some(Row { backend: backend.as_str(), profiles, charges, seed, baseline, run, peak_rss_kib: peak }))
-}
-
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:")).map(|v| v.trim().to_owned()))
-        .unwrap_or_default();
-    let commit =
-        Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    let date = time::OffsetDateTime::now_utc().date();
-    format!("{date}, commit {}, {cores} cores, {mem} memory", commit.unwrap_or_default())
 }
 
 fn main() {

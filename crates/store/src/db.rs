@@ -21,6 +21,9 @@ use crate::ts::Ts;
 pub struct Db {
     pool: Pool,
     statements: Arc<AtomicU64>,
+    /// Rung after a commit that queued email, so this process's dispatcher sends it at once
+    /// instead of at its next poll.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The pool of either backend.
@@ -34,6 +37,8 @@ pub enum Pool {
 pub struct Tx {
     conn: Conn,
     statements: Arc<AtomicU64>,
+    outbox_wake: Arc<tokio::sync::Notify>,
+    queued_email: bool,
 }
 
 enum Conn {
@@ -234,10 +239,18 @@ impl Tx {
         }
     }
 
+    /// Notes that this transaction queued email: its commit wakes the outbox dispatcher.
+    pub(crate) fn queued_email(&mut self) {
+        self.queued_email = true;
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.conn {
             Conn::Sqlite(t) => t.commit().await?,
             Conn::Postgres(t) => t.commit().await?,
+        }
+        if self.queued_email {
+            self.outbox_wake.notify_one();
         }
         Ok(())
     }
@@ -340,7 +353,7 @@ impl Db {
     }
 
     fn new(pool: Pool) -> Db {
-        Db { pool, statements: Arc::new(AtomicU64::new(0)) }
+        Db { pool, statements: Arc::new(AtomicU64::new(0)), outbox_wake: Arc::new(tokio::sync::Notify::new()) }
     }
 
     /// The pool, for tests and diagnostics that must reach past the use cases.
@@ -355,13 +368,18 @@ impl Db {
         }
     }
 
+    /// Notified after each commit that queued email in this process.
+    pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_wake.clone()
+    }
+
     /// How many statements the use cases ran through this pool so far.
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
 
     fn tx(&self, conn: Conn) -> Tx {
-        Tx { conn, statements: self.statements.clone() }
+        Tx { conn, statements: self.statements.clone(), outbox_wake: self.outbox_wake.clone(), queued_email: false }
     }
 
     /// A transaction for reads.

@@ -53,6 +53,7 @@ pub(crate) async fn announce(tx: &mut Tx, tenant: TenantId, now: Ts, audience: A
         )
         .await?;
         if email.contains('@') {
+            tx.queued_email();
             tx.execute(
                 "INSERT INTO email_outbox (id, tenant_id, to_address, subject, body, action_url, created_at, next_attempt_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",

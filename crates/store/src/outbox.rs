@@ -90,6 +90,12 @@ pub enum FailureOutcome {
 }
 
 impl Store {
+    /// Notified after each commit in this process that queued email (or made a dead one pending):
+    /// the dispatcher's cue to look now rather than at its next poll.
+    pub fn outbox_wake(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.db.outbox_wake()
+    }
+
     /// Claims up to `limit` due emails for `node` until `lease` from now, oldest first.
     pub async fn claim_outbox(&self, node: &str, lease: time::Duration, limit: i64) -> Result<Vec<OutboxMessage>> {
         let now = self.now();
@@ -205,6 +211,7 @@ impl Store {
             }
             OutboxState::Dead => {}
         }
+        tx.queued_email();
         tx.execute(
             "UPDATE email_outbox SET state = 'pending', attempts = 0, next_attempt_at = $2, locked_by = NULL, locked_until = NULL \
              WHERE id = $1",

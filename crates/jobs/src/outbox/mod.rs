@@ -24,7 +24,8 @@ pub struct DispatchSettings {
     /// How long a claim holds. Longer than one send may take, so that a claim never runs out while
     /// its email is in flight.
     pub lease: Duration,
-    /// The pause between looks at an empty outbox.
+    /// The pause between looks at an empty outbox, for email queued by other nodes (this node's
+    /// own commits wake the dispatcher at once).
     pub poll: Duration,
     /// Emails claimed at once.
     pub batch: i64,
@@ -146,13 +147,14 @@ impl Dispatcher {
     /// claims are handed back. A failed round (the database away) is logged and tried again.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(node = %self.settings.node, "outbox dispatcher started");
+        let wake = self.store.outbox_wake();
         loop {
             if *stop.borrow() {
                 break;
             }
             let wait = match self.round(&stop).await {
-                // A full batch says more may be due: go again at once.
-                Ok(r) if i64::try_from(r.claimed).unwrap_or(0) >= self.settings.batch => Duration::ZERO,
+                // More may have come due while this round sent: look again at once.
+                Ok(r) if r.claimed > 0 => Duration::ZERO,
                 Ok(_) => self.settings.poll,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox round failed; trying again");
@@ -160,8 +162,10 @@ impl Dispatcher {
                 }
             };
             if !wait.is_zero() {
+                // Email queued by this process is sent at once; other nodes' at the next poll.
                 tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
+                    () = tokio::time::sleep(wait) => {}
+                    () = wake.notified() => {}
                     _ = stop.changed() => {}
                 }
             }

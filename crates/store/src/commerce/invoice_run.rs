@@ -244,6 +244,7 @@ async fn audit_and_notify(tx: &mut Tx, ctx: &Ctx, ids: &[InvoiceId], now: Ts) ->
         )
         .await?;
         if !mail_rows.is_empty() {
+            tx.queued_email();
             tx.execute(
                 sqlx::AssertSqlSafe(format!(
                     "INSERT INTO email_outbox (id, tenant_id, to_address, subject, body, action_url, created_at, next_attempt_at) VALUES {}",

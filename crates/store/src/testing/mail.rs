@@ -29,6 +29,11 @@ pub async fn tenant_with_admins(store: &Store, admins: usize) -> Result<(TenantI
 /// Makes the tenant's partner account active with nothing linked: every global admin is prompted
 /// to link, one email each, all committed together.
 pub async fn activate_partner(store: &Store, tenant: TenantId) -> Result<()> {
+    put_partner(store, tenant, PartnerAccountState::Active).await
+}
+
+/// Creates or replaces the tenant's partner account in `state`.
+pub async fn put_partner(store: &Store, tenant: TenantId, state: PartnerAccountState) -> Result<()> {
     let lp = LegalProfileInput {
         company_name: Some("Mail test Ltd".into()),
         sold_to: Some(AddressInput { address_line1: Some("1 Main St".into()), country: Some("US".into()), ..Default::default() }),
@@ -37,7 +42,7 @@ pub async fn activate_partner(store: &Store, tenant: TenantId) -> Result<()> {
     let put = PutPartnerAccount {
         partner_id: "1".into(),
         name: parse(DisplayName::parse("Mail test"))?,
-        state: PartnerAccountState::Active,
+        state,
         legal_profile: lp.parse().map_err(|e| StoreError::Corrupt(format!("{e:?}")))?,
     };
     store.put_partner_account(&Ctx::operator("mail-test", None), tenant, &put).await?;
