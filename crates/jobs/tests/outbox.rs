@@ -175,3 +175,35 @@ on_both_backends!(
     rule_t4_a_stop_finishes_the_email_in_flight_and_hands_back_the_rest,
     emails_go_to_files_without_an_smtp_server,
 );
+
+/// Encryption that was asked for is never dropped: a server without TLS fails the send (and the
+/// email is retried later), it is not sent in the clear.
+#[tokio::test]
+async fn asked_for_tls_is_never_skipped() {
+    let Some(sink) = SmtpSink::start("asked_for_tls_is_never_skipped") else { return };
+    let letterhead = Letterhead::new(PUBLIC, None).unwrap();
+    let m = pb_store::OutboxMessage {
+        id: "em_tls".into(),
+        tenant_id: "t".into(),
+        to_address: "ga@contoso.example".into(),
+        subject: "s".into(),
+        body: "b".into(),
+        action_url: None,
+        created_at: pb_store::Ts(time::OffsetDateTime::now_utc()),
+        attempts: 0,
+    };
+    for (url, says) in [
+        (format!("smtp://user:secret@127.0.0.1:{}?tls=required", sink.port), "STARTTLS"),
+        (format!("smtps://user:secret@127.0.0.1:{}", sink.port), "TLS"),
+    ] {
+        let t = Transport::smtp(&url, Duration::from_secs(2)).unwrap();
+        let e = t.send(&m.id, letterhead.compose(&m).unwrap()).await.unwrap_err();
+        assert!(matches!(e, pb_jobs::MailError::Transient(_)), "{e:?}");
+        assert!(e.to_string().contains(says), "{url}: {e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+    assert!(sink.received().is_empty(), "nothing went out in the clear");
+    let plain = Transport::smtp(&format!("smtp://127.0.0.1:{}?tls=opportunistic", sink.port), Duration::from_secs(2)).unwrap();
+    plain.send(&m.id, letterhead.compose(&m).unwrap()).await.unwrap();
+    assert_eq!(sink.wait_for(1, Duration::from_secs(5)).await.len(), 1, "opportunistic: sent, unencrypted, when TLS is not offered");
+}

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use pb_domain::{
-    AddressInput, ContactInput, Currency, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, Money, OfferId, OfferKind,
-    PartnerAccountState, PartnerRole, PaymentInstrumentInput, Period, TestClock,
+    AddressInput, BillingRole, ContactInput, Currency, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, Money, OfferId,
+    OfferKind, PartnerAccountState, PartnerRole, PaymentInstrumentInput, Period, TestClock,
 };
 use pb_store::testing::user_ctx;
 use pb_store::{
@@ -146,6 +146,35 @@ async fn purchases_are_billed_to_the_link_in_force_and_invoiced_once(backend: Ba
     assert!(w.store.invoice_run_finished(feb).await.unwrap());
 }
 
+/// Rule T3: an invoice is announced to the profile's owners and invoice managers, in the product
+/// and by email, and to nobody else.
+async fn rule_t3_invoice_ready_reaches_owners_and_invoice_managers_only(backend: Backend) {
+    let Some(w) = world(backend, "rule_t3_invoice_ready").await else { return };
+    let profile = link_new(&w, "Main").await;
+    pb_store::testing::mail::grant_profile_role(&w.store, w.ga.tenant(), w.plain.user_id(), BillingRole::InvoiceManager, profile.id)
+        .await
+        .unwrap();
+    w.clock.set(datetime!(2026-01-20 12:00 UTC));
+    w.store.create_purchase(&w.mcpp, &buy("security", 1)).await.unwrap();
+    let before = w.store.pending_emails(w.ga.tenant()).await.unwrap().len();
+    w.clock.set(datetime!(2026-02-02 0:00 UTC));
+    w.store.run_invoices(&Ctx::system(), Period::parse("2026-01").unwrap(), &mut ()).await.unwrap();
+    let ready = |cx: &UserCtx| {
+        let cx = cx.clone();
+        let store = w.store.clone();
+        async move { store.list_notifications(&cx, None, None).await.unwrap().items.into_iter().filter(|n| n.kind == "invoice_ready").count() }
+    };
+    assert_eq!(ready(&w.ga).await, 1, "the owner (who created the account)");
+    assert_eq!(ready(&w.plain).await, 1, "the invoice manager of the profile");
+    assert_eq!(ready(&w.mcpp).await, 0, "the buyer holds no billing role on the profile");
+    let emails = w.store.pending_emails(w.ga.tenant()).await.unwrap();
+    let new: Vec<_> = emails.iter().skip(before).collect();
+    let mut to: Vec<&str> = new.iter().map(|e| e.to_address.as_str()).collect();
+    to.sort_unstable();
+    assert_eq!(to, vec!["ga@contoso.example", "plain@contoso.example"], "one email each");
+    assert!(new.iter().all(|e| e.subject.starts_with("Invoice PB-2026-")));
+}
+
 /// The response of an idempotent purchase is written by the purchase's own transaction: with no
 /// completion afterwards (as if the process died right after the commit), a retry with the key is
 /// answered with the original response and buys nothing.
@@ -168,6 +197,16 @@ async fn an_idempotent_purchase_stores_its_answer_with_its_work(backend: Backend
     let retry = w.store.claim_idempotency_key(&scope, key, hash, "POST", "/api/v1/purchases").await.unwrap();
     assert_eq!(retry, IdempotencyClaim::Replay(StoredResponse { status: 201, body: p.id.to_string() }));
     assert_eq!(w.store.list_purchases(&w.ga, None, None, None).await.unwrap().items.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_rule_t3_invoice_ready_reaches_owners_and_invoice_managers_only() {
+    rule_t3_invoice_ready_reaches_owners_and_invoice_managers_only(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_rule_t3_invoice_ready_reaches_owners_and_invoice_managers_only() {
+    rule_t3_invoice_ready_reaches_owners_and_invoice_managers_only(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

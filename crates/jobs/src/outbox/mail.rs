@@ -5,30 +5,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use askama::Template;
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pb_store::OutboxMessage;
 
-/// Why a mailer could not be set up or an email not be handed over.
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    /// The configuration is unusable; the service refuses to start.
-    #[error("{0}")]
-    Config(String),
-    /// This email can never be sent as it is (a malformed address): retrying will not help.
-    #[error("{0}")]
-    Permanent(String),
-    /// The server or the folder failed this time; the email is tried again later.
-    #[error("{0}")]
-    Transient(String),
-}
+use super::error::MailError;
+use super::smtp::SmtpClient;
 
 /// Where emails go.
 #[derive(Clone)]
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpClient),
     /// `<data-dir>/outbox/`: the demo's emails, readable with any mail program.
     Files(PathBuf),
 }
@@ -48,10 +36,7 @@ impl Transport {
     /// `smtps://host` (TLS from the start); `user:pass@` for credentials.
     /// `timeout` bounds one SMTP exchange.
     pub fn smtp(url: &str, timeout: Duration) -> Result<Transport, MailError> {
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| MailError::Config(format!("PB_SMTP_URL {} is not usable: {e}", pb_store::redact_url(url))))?;
-        let pool = PoolConfig::new().max_size(4).idle_timeout(Duration::from_secs(30));
-        Ok(Transport::Smtp(builder.timeout(Some(timeout)).pool_config(pool).build()))
+        SmtpClient::from_url(url, timeout).map(Transport::Smtp)
     }
 
     pub fn files(dir: impl Into<PathBuf>) -> Result<Transport, MailError> {
@@ -63,10 +48,7 @@ impl Transport {
     /// Hands `email` over. Returns where it went, for the log.
     pub async fn send(&self, id: &str, email: Message) -> Result<String, MailError> {
         match self {
-            Transport::Smtp(smtp) => match smtp.send(email).await {
-                Ok(resp) => Ok(format!("smtp {}", resp.code())),
-                Err(e) => Err(MailError::Transient(e.to_string())),
-            },
+            Transport::Smtp(smtp) => smtp.send(&email).await,
             Transport::Files(dir) => write_eml(dir, id, &email.formatted()).await.map(|p| p.display().to_string()),
         }
     }

@@ -6,7 +6,9 @@
 //! died before marking it sent, it goes out again after its lease runs out, with the same
 //! `Message-ID`. Every other email is either marked sent or still pending.
 
+mod error;
 mod mail;
+mod smtp;
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,8 @@ use pb_domain::RetryPolicy;
 use pb_store::{FailureOutcome, OutboxMessage, Store, StoreError};
 use tokio::sync::watch;
 
-pub use mail::{Letterhead, MailError, Transport};
+pub use error::MailError;
+pub use mail::{Letterhead, Transport};
 
 /// How the dispatcher of one node behaves.
 #[derive(Debug, Clone)]

@@ -55,3 +55,22 @@ pub async fn queue_link_prompts(store: &Store, n: usize) -> Result<TenantId> {
     activate_partner(store, tenant).await?;
     Ok(tenant)
 }
+
+/// Grants `user` a billing role on a profile straight in the table (no use case grants roles to
+/// others yet), so tests can see who hears of what.
+pub async fn grant_profile_role(
+    store: &Store,
+    tenant: TenantId,
+    user: pb_domain::UserId,
+    role: pb_domain::BillingRole,
+    profile: pb_domain::BillingProfileId,
+) -> Result<()> {
+    let mut tx = store.db.begin_write().await?;
+    tx.execute(
+        "INSERT INTO role_assignments (id, tenant_id, user_id, role, scope_kind, scope_id, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, 'billing_profile', $5, 'test', $6)",
+        crate::db::args![pb_domain::RoleAssignmentId::new(), tenant, user, role.as_str(), profile, store.now()],
+    )
+    .await?;
+    tx.commit().await
+}
