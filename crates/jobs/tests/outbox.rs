@@ -147,28 +147,7 @@ async fn emails_go_to_files_without_an_smtp_server(backend: Backend) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(pb_store::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(pb_store::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+pb_store::by_backend!(
     rule_t4_emails_reach_a_real_smtp_server,
     rule_t4_an_smtp_outage_delays_emails_and_loses_none,
     rule_t4_a_dead_email_waits_for_an_operator,

@@ -150,29 +150,7 @@ async fn rule_t1_unlinked_partners_are_reminded_weekly_until_linked(backend: Bac
     assert_eq!(emails().await, 6);
 }
 
-/// One test per backend for each `async fn(Backend)`; each builds its own store on a test clock.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(pb_store::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(pb_store::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+pb_store::by_backend!(
     rule_t4_a_claimed_email_is_leased_to_one_node,
     rule_t4_released_claims_are_free_at_once,
     rule_t4_concurrent_claims_never_overlap,

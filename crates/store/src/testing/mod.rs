@@ -107,6 +107,31 @@ macro_rules! both_backends {
     };
 }
 
+/// Generates one `#[tokio::test]` per backend for each named `async fn(Backend)` in scope, for tests
+/// that build their own store (a test clock, a database for the real binary): `sqlite::name` and
+/// `postgres::name`, the latter skipping loudly unless `PB_TEST_DATABASE_URL` is set.
+#[macro_export]
+macro_rules! by_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
 /// Every audit record of a tenant, oldest first, read past the use cases (which show the trail to
 /// the tenant's global admins only).
 pub async fn audit_trail(store: &Store, tenant: pb_domain::TenantId) -> Vec<crate::AuditRecord> {
