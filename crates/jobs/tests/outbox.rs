@@ -155,14 +155,10 @@ pb_store::by_backend!(
     emails_go_to_files_without_an_smtp_server,
 );
 
-/// Encryption that was asked for is never dropped: a server without TLS fails the send (and the
-/// email is retried later), it is not sent in the clear.
-#[tokio::test]
-async fn asked_for_tls_is_never_skipped() {
-    let Some(sink) = SmtpSink::start("asked_for_tls_is_never_skipped") else { return };
-    let letterhead = Letterhead::new(PUBLIC, None).unwrap();
-    let m = pb_store::OutboxMessage {
-        id: "em_tls".into(),
+/// An outbox email made up for tests of the transport alone.
+fn message(id: &str) -> pb_store::OutboxMessage {
+    pb_store::OutboxMessage {
+        id: id.into(),
         tenant_id: "t".into(),
         to_address: "ga@contoso.example".into(),
         subject: "s".into(),
@@ -170,7 +166,16 @@ async fn asked_for_tls_is_never_skipped() {
         action_url: None,
         created_at: pb_store::Ts(time::OffsetDateTime::now_utc()),
         attempts: 0,
-    };
+    }
+}
+
+/// Encryption that was asked for is never dropped: a server without TLS fails the send (and the
+/// email is retried later), it is not sent in the clear.
+#[tokio::test]
+async fn asked_for_tls_is_never_skipped() {
+    let Some(sink) = SmtpSink::start("asked_for_tls_is_never_skipped") else { return };
+    let letterhead = Letterhead::new(PUBLIC, None).unwrap();
+    let m = message("em_tls");
     for (url, says) in [
         (format!("smtp://user:secret@127.0.0.1:{}?tls=required", sink.port), "STARTTLS"),
         (format!("smtps://user:secret@127.0.0.1:{}", sink.port), "TLS"),
@@ -185,4 +190,20 @@ async fn asked_for_tls_is_never_skipped() {
     let plain = Transport::smtp(&format!("smtp://127.0.0.1:{}?tls=opportunistic", sink.port), Duration::from_secs(2)).unwrap();
     plain.send(&m.id, letterhead.compose(&m).unwrap()).await.unwrap();
     assert_eq!(sink.wait_for(1, Duration::from_secs(5)).await.len(), 1, "opportunistic: sent, unencrypted, when TLS is not offered");
+}
+
+/// A server that accepts the connection and then says nothing fails the send within the timeout,
+/// so a stalled server can never hold an email past its claim.
+#[tokio::test]
+async fn a_silent_server_fails_the_send_within_the_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let t = Transport::smtp(&format!("smtp://127.0.0.1:{port}"), Duration::from_millis(300)).unwrap();
+    let letterhead = Letterhead::new(PUBLIC, None).unwrap();
+    let m = message("em_silent");
+    let started = std::time::Instant::now();
+    let e = t.send(&m.id, letterhead.compose(&m).unwrap()).await.unwrap_err();
+    assert!(matches!(e, pb_jobs::MailError::Transient(_)), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "bounded by the timeout: {:?}", started.elapsed());
+    drop(silent);
 }

@@ -91,32 +91,39 @@ impl SmtpClient {
     /// next message starts on a fresh one.
     pub async fn send(&self, email: &Message) -> Result<String, MailError> {
         let mut slot = self.conn.lock().await;
-        let reusable = match slot.take() {
-            Some((mut c, last)) if !c.has_broken() => {
-                if last.elapsed() < IDLE_CHECK || c.test_connected().await {
-                    Some(c)
-                } else {
-                    c.abort().await;
-                    None
+        // One bound on the whole exchange (NOOP check, connect, TLS, AUTH, message): the dispatcher
+        // starts a send only while its claim outlasts this, so a stalled server cannot outlive it.
+        let exchange = async {
+            let reusable = match slot.take() {
+                Some((mut c, last)) if !c.has_broken() => {
+                    if last.elapsed() < IDLE_CHECK || c.test_connected().await {
+                        Some(c)
+                    } else {
+                        c.abort().await;
+                        None
+                    }
+                }
+                _ => None,
+            };
+            let mut conn = match reusable {
+                Some(c) => c,
+                None => self.server.connect().await?,
+            };
+            match conn.send(email.envelope(), &email.formatted()).await {
+                Ok(reply) => Ok((conn, reply.code().to_string())),
+                Err(e) => {
+                    conn.abort().await;
+                    Err(e.to_string())
                 }
             }
-            _ => None,
         };
-        let mut conn = match reusable {
-            Some(c) => c,
-            None => self.server.connect().await.map_err(MailError::Transient)?,
-        };
-        let sent = tokio::time::timeout(self.server.timeout, conn.send(email.envelope(), &email.formatted())).await;
-        match sent {
-            Ok(Ok(reply)) => {
+        match tokio::time::timeout(self.server.timeout, exchange).await {
+            Ok(Ok((conn, code))) => {
                 *slot = Some((conn, Instant::now()));
-                Ok(format!("smtp {}", reply.code()))
+                Ok(format!("smtp {code}"))
             }
-            Ok(Err(e)) => {
-                conn.abort().await;
-                Err(MailError::Transient(e.to_string()))
-            }
-            Err(_) => Err(MailError::Transient(format!("no reply within {:?}", self.server.timeout))),
+            Ok(Err(e)) => Err(MailError::Transient(e)),
+            Err(_) => Err(MailError::Transient(format!("no answer from the SMTP server within {:?}", self.server.timeout))),
         }
     }
 }
