@@ -274,7 +274,33 @@ async fn rule_u1_audit_record_carries_the_request_id(app: TestApp) {
     app.get("/api/v1/audit-log", &t.plain).await.problem(403, "forbidden");
 }
 
+/// Found on the running binary: 2 000 characters of HTML sent as `X-Request-Id` were echoed,
+/// logged and stored in the audit trail verbatim.
+async fn hardening_request_id_is_kept_only_when_short_and_token_like(app: TestApp) {
+    let t = app.tenant("Rid", "US", "active").await;
+    let long = format!("<b>{}</b>", "x".repeat(2000));
+    for bad in [long.as_str(), "<script>alert(1)</script>", "a b", ""] {
+        let r = app
+            .request(
+                "PUT",
+                "/api/v1/partner-account/legal-profile",
+                Some(&t.ga),
+                Some(json!({"company_name": "Rid Holdings"}).to_string().into_bytes()),
+                &[("x-request-id", bad)],
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let echoed = r.header("x-request-id").unwrap_or_default();
+        assert!(echoed != bad && (1..=64).contains(&echoed.len()), "a fresh id instead of {bad:?}: {echoed:?}");
+        let log = app.get("/api/v1/audit-log?limit=1", &t.ga).await;
+        assert_eq!(log.body["items"][0]["request_id"], echoed.as_str(), "the audit record names the fresh id");
+    }
+    let ok = app.request("GET", "/api/v1/me", Some(&t.ga), None, &[("x-request-id", "req_2026-11-29:a.b")]).await;
+    assert_eq!(ok.header("x-request-id").as_deref(), Some("req_2026-11-29:a.b"), "a token-like id is kept");
+}
+
 pb_store::both_backends!(with crate::support::app;
+    hardening_request_id_is_kept_only_when_short_and_token_like,
     health_ready_metrics_and_docs,
     operator_provisions_a_tenant_that_then_works,
     operator_and_user_endpoints_are_separate,

@@ -44,7 +44,23 @@ pub fn compose(state: AppState, faces: Router<AppState>) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis)),
         )
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(drop_unusable_request_id))
         .with_state(state)
+}
+
+/// A client's `X-Request-Id` is echoed, logged and stored in the audit trail, so only a short,
+/// token-like one is kept (1–64 of `A-Z a-z 0-9 . _ : -`); any other is dropped and one is made.
+pub fn usable_request_id(v: &str) -> bool {
+    (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+async fn drop_unusable_request_id(mut req: Request, next: Next) -> Response {
+    let bad = req.headers().get_all("x-request-id").iter().any(|v| !v.to_str().is_ok_and(usable_request_id))
+        || req.headers().get_all("x-request-id").iter().count() > 1;
+    if bad {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
 }
 
 async fn not_found() -> Problem {
