@@ -45,35 +45,59 @@ impl<S: Send + Sync> FromRequestParts<S> for Idem {
 }
 
 type Render<T> = dyn Fn(&T) -> serde_json::Value + Send + Sync;
+type Headers<T> = dyn Fn(&T) -> Vec<(String, String)> + Send + Sync;
 
-/// How a handler answers with a use case's outcome `T`: one rendering, for the response it sends
-/// and for the response the store keeps for retries.
+/// How a handler answers with a use case's outcome `T`: one rendering, body and headers, for the
+/// response it sends and for the response the store keeps for retries.
 pub struct Answer<T> {
     status: StatusCode,
     render: Arc<Render<T>>,
+    headers: Arc<Headers<T>>,
 }
 
 impl<T: 'static> Answer<T> {
     pub fn new<V: Serialize>(status: StatusCode, view: impl Fn(&T) -> V + Send + Sync + 'static) -> Self {
         let render = move |t: &T| serde_json::to_value(view(t)).unwrap_or(serde_json::Value::Null);
-        Answer { status, render: Arc::new(render) }
+        Answer { status, render: Arc::new(render), headers: Arc::new(|_: &T| Vec::new()) }
+    }
+
+    /// The answer with the partner account's `ETag` (rule C6) of the outcome's link version, on the
+    /// response and on every replay of it.
+    pub fn with_etag(mut self, version: impl Fn(&T) -> i64 + Send + Sync + 'static) -> Self {
+        self.headers = Arc::new(move |t: &T| vec![(header::ETAG.as_str().to_owned(), crate::etag::etag(version(t)))]);
+        self
     }
 
     /// The completion to hand to the store, when the request claimed a key.
     pub fn completion(&self, idem: &Idem) -> Option<Completion> {
         let slot = idem.0.as_ref()?;
-        let (status, render) = (self.status.as_u16(), self.render.clone());
+        let (status, render, headers) = (self.status.as_u16(), self.render.clone(), self.headers.clone());
         Some(Completion::new(slot.scope.clone(), slot.key.clone(), slot.done.clone(), move |t: &T| StoredResponse {
             status,
             body: if status == 204 { String::new() } else { render(t).to_string() },
+            headers: headers(t),
         }))
     }
 
     pub fn respond(&self, out: &T) -> Response {
-        if self.status == StatusCode::NO_CONTENT {
-            return StatusCode::NO_CONTENT.into_response();
+        let mut resp = if self.status == StatusCode::NO_CONTENT {
+            StatusCode::NO_CONTENT.into_response()
+        } else {
+            (self.status, Json((self.render)(out))).into_response()
+        };
+        add_headers(&mut resp, &(self.headers)(out));
+        resp
+    }
+}
+
+/// Response headers a replay must repeat.
+const REPLAYED_HEADERS: [header::HeaderName; 2] = [header::ETAG, header::LOCATION];
+
+fn add_headers(resp: &mut Response, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            resp.headers_mut().insert(n, v);
         }
-        (self.status, Json((self.render)(out))).into_response()
     }
 }
 
@@ -87,9 +111,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         _ => return ApiError::InvalidRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into()).into_response(),
     };
     let (mut parts, body) = req.into_parts();
-    // Keys are scoped to the caller's tenant (or the operator), so the caller is resolved first.
+    // Keys are scoped to the caller (a user of a tenant, or an operator): another user repeating a
+    // key and body must never be answered with someone else's response.
     let scope = match Principal::from_request_parts(&mut parts, &state).await {
-        Ok(Principal::User(u)) => u.tenant.id.to_string(),
+        Ok(Principal::User(u)) => format!("{}:{}", u.tenant.id, u.user.id),
         Ok(Principal::Operator(o)) => format!("operator:{}", o.ctx.actor.id()),
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -134,7 +159,11 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                     return ApiError::Internal("cannot read response body".into()).into_response();
                 }
             };
-            let stored = StoredResponse { status: status.as_u16(), body: String::from_utf8_lossy(&body).into_owned() };
+            let headers = REPLAYED_HEADERS
+                .iter()
+                .filter_map(|n| rparts.headers.get(n).and_then(|v| v.to_str().ok()).map(|v| (n.as_str().to_owned(), v.to_owned())))
+                .collect();
+            let stored = StoredResponse { status: status.as_u16(), body: String::from_utf8_lossy(&body).into_owned(), headers };
             if let Err(e) = state.store.complete_idempotency_key(&scope, &key, &stored).await {
                 tracing::error!(error = %e, "cannot store idempotent response");
             }
@@ -145,14 +174,15 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
 
 fn replay(stored: &StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    if status == StatusCode::NO_CONTENT {
-        let mut resp = status.into_response();
-        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-        return resp;
-    }
-    let mut resp = (status, stored.body.clone()).into_response();
-    let ctype = if status.as_u16() >= 400 { PROBLEM_JSON } else { "application/json" };
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    let mut resp = if status == StatusCode::NO_CONTENT {
+        status.into_response()
+    } else {
+        let mut resp = (status, stored.body.clone()).into_response();
+        let ctype = if status.as_u16() >= 400 { PROBLEM_JSON } else { "application/json" };
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        resp
+    };
+    add_headers(&mut resp, &stored.headers);
     resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     resp
 }

@@ -1,5 +1,6 @@
 //! Idempotency keys: a POST repeated with the same key and body gets the first response, and does
-//! nothing again. Keys are scoped to the tenant (or operator) and kept at least 24 hours.
+//! nothing again. Keys are scoped to the principal (a user of a tenant, or an operator) and kept at
+//! least 24 hours.
 //!
 //! A request first *claims* its key (a row with status 0), then runs. A use case that changes
 //! something stores the response in its own transaction ([`Completion`]), so after any crash a retry
@@ -19,10 +20,16 @@ pub const KEEP_FOR: time::Duration = time::Duration::hours(24);
 /// After this, an unfinished claim is considered abandoned.
 const ABANDONED_AFTER: time::Duration = time::Duration::seconds(60);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoredResponse {
     pub status: u16,
     pub body: String,
+    /// Headers a replay must carry too (`ETag`, `Location`), as (name, value).
+    pub headers: Vec<(String, String)>,
+}
+
+fn headers_json(h: &[(String, String)]) -> String {
+    serde_json::to_string(h).unwrap_or_else(|_| "[]".to_owned())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,9 +92,16 @@ impl Completion {
 async fn store_in_tx(tx: &mut Tx, c: &Completion, resp: StoredResponse, now: Ts) -> Result<bool> {
     let n = tx
         .execute(
-            "UPDATE idempotency_keys SET response_status = $3, response_body = $4, expires_at = $5 \
+            "UPDATE idempotency_keys SET response_status = $3, response_body = $4, expires_at = $5, response_headers = $6 \
              WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0",
-            args![c.scope.as_str(), c.key.as_str(), i64::from(resp.status), resp.body, Ts::from(now.0 + KEEP_FOR)],
+            args![
+                c.scope.as_str(),
+                c.key.as_str(),
+                i64::from(resp.status),
+                resp.body.as_str(),
+                Ts::from(now.0 + KEEP_FOR),
+                headers_json(&resp.headers)
+            ],
         )
         .await?;
     Ok(n == 1)
@@ -116,6 +130,7 @@ struct KeyRow {
     request_hash: String,
     response_status: i32,
     response_body: String,
+    response_headers: String,
     created_at: Ts,
 }
 
@@ -144,7 +159,7 @@ impl Store {
         } else {
             let row: Option<KeyRow> = tx
                 .fetch_optional(
-                    "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys \
+                    "SELECT request_hash, response_status, response_body, response_headers, created_at FROM idempotency_keys \
                      WHERE tenant_id = $1 AND idem_key = $2",
                     args![scope, key],
                 )
@@ -155,6 +170,7 @@ impl Store {
                 Some(r) if r.response_status > 0 => IdempotencyClaim::Replay(StoredResponse {
                     status: u16::try_from(r.response_status).unwrap_or(500),
                     body: r.response_body,
+                    headers: serde_json::from_str(&r.response_headers).unwrap_or_default(),
                 }),
                 Some(r) if r.created_at.0 + ABANDONED_AFTER > now.0 => IdempotencyClaim::InProgress,
                 Some(r) => {
@@ -179,8 +195,16 @@ impl Store {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         tx.execute(
-            "UPDATE idempotency_keys SET response_status = $3, response_body = $4, expires_at = $5 WHERE tenant_id = $1 AND idem_key = $2",
-            args![scope, key, i64::from(response.status), response.body.as_str(), Ts::from(now.0 + KEEP_FOR)],
+            "UPDATE idempotency_keys SET response_status = $3, response_body = $4, expires_at = $5, response_headers = $6 \
+             WHERE tenant_id = $1 AND idem_key = $2",
+            args![
+                scope,
+                key,
+                i64::from(response.status),
+                response.body.as_str(),
+                Ts::from(now.0 + KEEP_FOR),
+                headers_json(&response.headers)
+            ],
         )
         .await?;
         tx.commit().await?;

@@ -191,11 +191,12 @@ async fn an_idempotent_purchase_stores_its_answer_with_its_work(backend: Backend
     let completion = Completion::new(scope.clone(), key.into(), done.clone(), |p: &pb_store::Purchase| StoredResponse {
         status: 201,
         body: p.id.to_string(),
+        headers: vec![],
     });
     let p = w.store.create_purchase(&w.mcpp.clone().completing(Some(completion.clone())), &buy("security", 1)).await.unwrap();
     assert!(completion.completed());
     let retry = w.store.claim_idempotency_key(&scope, key, hash, "POST", "/api/v1/purchases").await.unwrap();
-    assert_eq!(retry, IdempotencyClaim::Replay(StoredResponse { status: 201, body: p.id.to_string() }));
+    assert_eq!(retry, IdempotencyClaim::Replay(StoredResponse { status: 201, body: p.id.to_string(), headers: vec![] }));
     assert_eq!(w.store.list_purchases(&w.ga, None, None, None).await.unwrap().items.len(), 1);
 }
 

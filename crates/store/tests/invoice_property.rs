@@ -167,6 +167,7 @@ async fn history(w: &World, steps: &[Step]) -> BTreeMap<PurchaseId, Expected> {
                         let c = Completion::new(scope.clone(), key_text, done, |p: &pb_store::Purchase| StoredResponse {
                             status: 201,
                             body: p.id.to_string(),
+                            headers: vec![],
                         });
                         let new = NewPurchase {
                             offer_id: OfferId::parse("designation").unwrap(),

@@ -275,9 +275,9 @@ pub async fn setup_link(
         if_match: if_match(&headers)?,
     };
     let config = s.config.clone();
-    let answer = Answer::new(StatusCode::OK, move |o: &LinkOutcome| link_result(o, &config));
+    let answer = Answer::new(StatusCode::OK, move |o: &LinkOutcome| link_result(o, &config)).with_etag(|o: &LinkOutcome| o.link_version);
     let o = s.store.setup_link(&who.cx.completing(answer.completion(&idem)), &cmd).await?;
-    Ok(with_etag(answer.respond(&o), o.link_version))
+    Ok(answer.respond(&o))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
