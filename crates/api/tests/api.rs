@@ -152,6 +152,17 @@ async fn unknown_routes_and_methods_are_problems(app: TestApp) {
     app.request("DELETE", "/api/v1/me", None, None, &[]).await.problem(405, "method_not_allowed");
 }
 
+/// Found on the running binary: a token whose `aud` is an array (RFC 7519 allows it; Entra ID and
+/// others issue them) was refused even when the array named this service.
+async fn hardening_an_audience_array_naming_us_is_accepted(app: TestApp) {
+    let t = app.tenant("AudArray", "US", "active").await;
+    let good = app.user_claims(&t.id, &format!("plain@{}", t.domain)).await;
+    let mut c = serde_json::to_value(&good).unwrap();
+    c["aud"] = json!(["api://someone-else", good.aud]);
+    let r = app.get("/api/v1/me", &app.dev.sign(&c).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 /// Token attacks: each one is 401 `unauthenticated`, with a problem body and no side effect.
 async fn token_attacks_are_refused(app: TestApp) {
     let t = app.tenant("Attack", "US", "active").await;
@@ -191,6 +202,9 @@ async fn token_attacks_are_refused(app: TestApp) {
     cases.push(("garbage", "not.a.token".into()));
     cases.push(("unknown tenant", sign(&Claims { tid: Some(uuid::Uuid::now_v7().to_string()), ..good.clone() })));
     cases.push(("no tid", sign(&Claims { tid: None, ..good.clone() })));
+    let mut others = serde_json::to_value(&good).unwrap();
+    others["aud"] = json!(["api://someone-else", "api://another"]);
+    cases.push(("an audience array without ours", app.dev.sign(&others).unwrap_or_default()));
 
     for (what, token) in &cases {
         let r = app.get("/api/v1/me", token).await;
@@ -300,6 +314,7 @@ async fn hardening_request_id_is_kept_only_when_short_and_token_like(app: TestAp
 }
 
 pb_store::both_backends!(with crate::support::app;
+    hardening_an_audience_array_naming_us_is_accepted,
     hardening_request_id_is_kept_only_when_short_and_token_like,
     health_ready_metrics_and_docs,
     operator_provisions_a_tenant_that_then_works,
@@ -386,6 +401,51 @@ mod external_issuer {
             return;
         };
         first_sight(&app, &idp).await;
+    }
+
+    /// Found on the running binary: a JWKS refresh held the key cache's lock while it fetched, so a
+    /// slow issuer stalled every request, even those whose key was already known.
+    #[tokio::test]
+    async fn hardening_a_slow_jwks_refresh_does_not_stall_known_keys() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = std::env::temp_dir().join(format!("pb-ext-slow-{}", uuid::Uuid::new_v4().simple()));
+        let idp = DevIssuer::load_or_create(&dir).unwrap();
+        let jwks = idp.jwks();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let served = calls.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = axum::Router::new().route(
+            "/keys",
+            axum::routing::get(move || {
+                let (jwks, served) = (jwks.clone(), served.clone());
+                async move {
+                    // The first fetch (at start) is quick; every refresh takes 3 s.
+                    if served.fetch_add(1, Ordering::SeqCst) > 0 {
+                        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                    }
+                    axum::Json(jwks)
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, server).await });
+        let v = Verifier::new(ISSUER.into(), AUDIENCE.into(), JwksSource::Url(format!("http://{addr}/keys")))
+            .await
+            .unwrap()
+            .with_refresh_at_most_every(std::time::Duration::ZERO);
+        let known = idp.sign(&claims(&idp, None, "op", vec![])).unwrap();
+        let stranger = DevIssuer::load_or_create(&dir.join("stranger")).unwrap();
+        let unknown = stranger.sign(&claims(&stranger, None, "op", vec![])).unwrap();
+        let slow = {
+            let v = v.clone();
+            tokio::spawn(async move { v.verify(&unknown).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "the refresh is under way");
+        let started = std::time::Instant::now();
+        assert!(v.verify(&known).await.is_ok());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "a known key waits for no fetch: {:?}", started.elapsed());
+        assert!(slow.await.unwrap().is_err(), "the stranger's key is still unknown");
     }
 
     #[tokio::test]

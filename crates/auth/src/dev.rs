@@ -77,8 +77,8 @@ impl DevIssuer {
         &self.kid
     }
 
-    /// Signs `claims` (EdDSA, with this key's `kid`).
-    pub fn sign(&self, claims: &Claims) -> Result<String, DevKeyError> {
+    /// Signs `claims` (EdDSA, with this key's `kid`): [`Claims`], or any JSON object in tests.
+    pub fn sign<C: serde::Serialize>(&self, claims: &C) -> Result<String, DevKeyError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
         header.typ = Some("JWT".to_owned());

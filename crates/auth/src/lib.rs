@@ -20,6 +20,8 @@ pub const OPERATOR_ROLE: &str = "Platform.Operator";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
+    /// One audience; a token may carry an array, which verification checks for ours.
+    #[serde(deserialize_with = "one_or_many")]
     pub aud: String,
     pub exp: i64,
     pub nbf: i64,
@@ -42,5 +44,20 @@ pub struct Claims {
 impl Claims {
     pub fn is_operator(&self) -> bool {
         self.roles.iter().any(|r| r == OPERATOR_ROLE)
+    }
+}
+
+/// `aud` as a string or an array of strings (RFC 7519 allows both); an array reads as its first
+/// element, and verification then records the audience it matched.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Aud {
+        One(String),
+        Many(Vec<String>),
+    }
+    match Aud::deserialize(d)? {
+        Aud::One(s) => Ok(s),
+        Aud::Many(v) => v.into_iter().next().ok_or_else(|| serde::de::Error::custom("empty aud")),
     }
 }

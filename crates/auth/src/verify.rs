@@ -45,7 +45,8 @@ pub enum JwksSource {
     /// A JWKS file on disk, read at start.
     File(PathBuf),
     /// A JWKS URL, fetched at start and again (at most once a minute) when a token names an unknown
-    /// `kid`, which is how issuers roll keys.
+    /// `kid`, which is how issuers roll keys. `https://` only (plain `http://` only to a loopback
+    /// address): keys fetched in the clear could be swapped on the way.
     Url(String),
 }
 
@@ -62,6 +63,7 @@ pub struct Verifier {
     source: JwksSource,
     cache: Arc<RwLock<Cache>>,
     http: Option<reqwest::Client>,
+    refresh_at_most_every: Duration,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -88,6 +90,9 @@ impl Verifier {
                 (set, None)
             }
             JwksSource::Url(url) => {
+                if !jwks_url_is_safe(url) {
+                    return Err(format!("the JWKS URL {url} must be https:// (plain http:// only to a loopback address)"));
+                }
                 let http = reqwest::Client::builder()
                     .timeout(Duration::from_secs(10))
                     .build()
@@ -97,7 +102,13 @@ impl Verifier {
             }
         };
         let fetched = http.as_ref().map(|_| Instant::now());
-        Ok(Verifier { issuer, audience, source, cache: Arc::new(RwLock::new(Cache { set, fetched })), http })
+        let cache = Arc::new(RwLock::new(Cache { set, fetched }));
+        Ok(Verifier { issuer, audience, source, cache, http, refresh_at_most_every: REFRESH_AT_MOST_EVERY })
+    }
+
+    /// The verifier re-fetching a URL's keys at most once per `every` (default a minute).
+    pub fn with_refresh_at_most_every(self, every: Duration) -> Verifier {
+        Verifier { refresh_at_most_every: every, ..self }
     }
 
     pub fn issuer(&self) -> &str {
@@ -109,22 +120,27 @@ impl Verifier {
             return Ok(k.clone());
         }
         let (JwksSource::Url(url), Some(http)) = (&self.source, &self.http) else { return Err(AuthError::UnknownKey) };
-        let mut cache = self.cache.write().await;
-        if cache.fetched.is_some_and(|t| t.elapsed() < REFRESH_AT_MOST_EVERY) {
-            return cache.set.find(kid).cloned().ok_or(AuthError::UnknownKey);
+        // Claim the refresh under the lock, fetch without it: a slow issuer must not stall every
+        // request that only reads the cache. Marking `fetched` first keeps concurrent unknown `kid`s
+        // to one fetch a minute.
+        {
+            let mut cache = self.cache.write().await;
+            if cache.fetched.is_some_and(|t| t.elapsed() < self.refresh_at_most_every) {
+                return cache.set.find(kid).cloned().ok_or(AuthError::UnknownKey);
+            }
+            cache.fetched = Some(Instant::now());
         }
         match fetch(http, url).await {
             Ok(set) => {
-                cache.set = set;
-                cache.fetched = Some(Instant::now());
+                let found = set.find(kid).cloned();
+                self.cache.write().await.set = set;
+                found.ok_or(AuthError::UnknownKey)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "JWKS refresh failed");
-                cache.fetched = Some(Instant::now());
-                return Err(AuthError::KeysUnavailable);
+                Err(AuthError::KeysUnavailable)
             }
         }
-        cache.set.find(kid).cloned().ok_or(AuthError::UnknownKey)
     }
 
     /// Verifies `token` and returns its claims.
@@ -149,7 +165,8 @@ impl Verifier {
         v.set_required_spec_claims(&["exp", "iss", "aud", "nbf"]);
         v.validate_nbf = true;
         v.leeway = 30;
-        jsonwebtoken::decode::<Claims>(token, &key, &v).map(|d| d.claims).map_err(|e| {
+        // `aud` may be one string or an array (validated above to contain ours); the claims keep ours.
+        jsonwebtoken::decode::<Claims>(token, &key, &v).map(|d| Claims { aud: self.audience.clone(), ..d.claims }).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             match e.kind() {
                 K::ExpiredSignature => AuthError::Expired,
@@ -166,10 +183,41 @@ impl Verifier {
     }
 }
 
+/// `https://`, or `http://` to a loopback address (a local issuer in development and tests).
+fn jwks_url_is_safe(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else { return false };
+    match u.scheme() {
+        "https" => true,
+        "http" => match u.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 async fn fetch(http: &reqwest::Client, url: &str) -> Result<JwkSet, String> {
     let resp = http.get(url).send().await.map_err(|e| e.to_string())?;
     if !resp.status().is_success() {
         return Err(format!("status {}", resp.status()));
     }
     resp.json::<JwkSet>().await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::jwks_url_is_safe;
+
+    /// Found on the running binary: a JWKS URL over plain http was accepted.
+    #[test]
+    fn hardening_jwks_urls_must_be_https() {
+        for ok in ["https://login.example.com/keys", "http://127.0.0.1:8080/keys", "http://[::1]/k", "http://localhost/k"] {
+            assert!(jwks_url_is_safe(ok), "{ok}");
+        }
+        for bad in ["http://login.example.com/keys", "http://10.0.0.1/keys", "ftp://x/keys", "file:///etc/keys", "keys.json"] {
+            assert!(!jwks_url_is_safe(bad), "{bad}");
+        }
+    }
 }
