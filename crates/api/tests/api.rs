@@ -163,6 +163,25 @@ async fn hardening_an_audience_array_naming_us_is_accepted(app: TestApp) {
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
+/// Found on the running binary: `name` and `preferred_username` were stored as the token gave them
+/// (5 000 characters, HTML, RTL overrides) and shown on pages and in emails.
+async fn hardening_identity_claims_are_clamped_and_cleaned(app: TestApp) {
+    let t = app.tenant("Claims", "US", "active").await;
+    let mut c = app.user_claims(&t.id, &format!("plain@{}", t.domain)).await;
+    let oid = pb_domain::UserId::new().to_string();
+    c.sub = oid.clone();
+    c.oid = Some(oid);
+    c.name = Some(format!("<b>Mallory</b>\u{202E}\u{200B} {}", "x".repeat(5000)));
+    c.preferred_username = Some(format!("<img src=x>{}@evil.test", "y".repeat(300)));
+    let r = app.get("/api/v1/me", &app.dev.sign(&c).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let name = r.body["user"]["display_name"].as_str().unwrap_or_default().to_owned();
+    assert!(name.starts_with("bMallory/b xxx"), "{name}");
+    assert_eq!(name.chars().count(), 100);
+    assert!(!name.chars().any(|ch| ch == '<' || pb_domain::is_format_char(ch)), "{name}");
+    assert_eq!(r.body["user"]["email"], "", "an unusable preferred_username is not stored as an email");
+}
+
 /// Token attacks: each one is 401 `unauthenticated`, with a problem body and no side effect.
 async fn token_attacks_are_refused(app: TestApp) {
     let t = app.tenant("Attack", "US", "active").await;
@@ -315,6 +334,7 @@ async fn hardening_request_id_is_kept_only_when_short_and_token_like(app: TestAp
 
 pb_store::both_backends!(with crate::support::app;
     hardening_an_audience_array_naming_us_is_accepted,
+    hardening_identity_claims_are_clamped_and_cleaned,
     hardening_request_id_is_kept_only_when_short_and_token_like,
     health_ready_metrics_and_docs,
     operator_provisions_a_tenant_that_then_works,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pb_auth::{Claims, Verifier};
-use pb_domain::{DirectoryRole, TenantId, UserId};
+use pb_domain::{DirectoryRole, EmailAddress, TenantId, UserId, display_name_from_claim};
 use pb_store::{Ctx, SeenUser, Store, StoreError, Tenant, User, UserCtx, WebSession};
 
 use crate::problem::Problem;
@@ -133,12 +133,16 @@ async fn resolve_user(store: &Store, claims: &Claims, request_id: Option<String>
     };
     let oid = claims.oid.as_deref().ok_or_else(|| unauthenticated("the token has no oid (user) claim"))?;
     let user_id = UserId::parse(oid).map_err(|_| unauthenticated("the token's oid is not a user id"))?;
-    let seen = SeenUser {
-        id: user_id,
-        email: claims.preferred_username.clone().unwrap_or_default(),
-        display_name: claims.name.clone().or_else(|| claims.preferred_username.clone()).unwrap_or_else(|| oid.to_owned()),
-        directory_roles: DirectoryRole::from_wids(&claims.wids),
-    };
+    // The claims are signed but typed by whoever runs the directory: cleaned like any name.
+    let username = claims.preferred_username.as_deref().unwrap_or_default();
+    let email = EmailAddress::parse(username).map(String::from).unwrap_or_default();
+    let display_name = claims
+        .name
+        .as_deref()
+        .and_then(display_name_from_claim)
+        .or_else(|| display_name_from_claim(username))
+        .map_or_else(|| oid.to_owned(), String::from);
+    let seen = SeenUser { id: user_id, email, display_name, directory_roles: DirectoryRole::from_wids(&claims.wids) };
     let user = match store.record_user_seen(tenant.id, &seen).await {
         Ok(u) => u,
         Err(StoreError::NotFound(_)) => return Err(unauthenticated("the token's user belongs to another tenant")),

@@ -27,5 +27,5 @@ pub use link::{BillingWarning, LinkEffect, LinkEffects, LinkTarget};
 pub use money::{Currency, Money, MoneyError};
 pub use partner::{LegalProfile, LegalProfileChange, LegalProfileInput, PartnerAccountState};
 pub use roles::{BillingRole, BillingScopeKind, DirectoryRole, GLOBAL_ADMIN_TEMPLATE_ID, PartnerRole, UserRoles};
-pub use text::{DisplayName, TextError};
+pub use text::{DisplayName, TextError, display_name_from_claim, is_format_char};
 pub use validation::{FieldError, FieldErrors};

@@ -12,6 +12,9 @@ pub enum TextError {
     TooLong { max: usize },
     #[error("must not contain control characters")]
     ControlCharacter,
+    /// Bidi controls and zero-width characters make a name read differently from what it is.
+    #[error("must not contain invisible formatting characters (bidi controls, zero-width characters)")]
+    FormatCharacter,
 }
 
 impl ErrorCode for TextError {
@@ -19,7 +22,7 @@ impl ErrorCode for TextError {
         match self {
             TextError::Empty => "required",
             TextError::TooLong { .. } => "too_long",
-            TextError::ControlCharacter => "invalid_characters",
+            TextError::ControlCharacter | TextError::FormatCharacter => "invalid_characters",
         }
     }
 }
@@ -36,7 +39,64 @@ pub(crate) fn clean_text(raw: &str, max: usize) -> Result<String, TextError> {
     if trimmed.chars().any(char::is_control) {
         return Err(TextError::ControlCharacter);
     }
+    if trimmed.chars().any(is_format_char) {
+        return Err(TextError::FormatCharacter);
+    }
     Ok(trimmed.to_owned())
+}
+
+/// Unicode general category `Cf` (Unicode 15.1): bidi overrides and isolates, zero-width spaces and
+/// joiners, the BOM, tag characters. Written out because the standard library has no category lookup
+/// and the list is short and stable.
+pub fn is_format_char(c: char) -> bool {
+    const CF: &[(u32, u32)] = &[
+        (0x00AD, 0x00AD),
+        (0x0600, 0x0605),
+        (0x061C, 0x061C),
+        (0x06DD, 0x06DD),
+        (0x070F, 0x070F),
+        (0x0890, 0x0891),
+        (0x08E2, 0x08E2),
+        (0x180E, 0x180E),
+        (0x200B, 0x200F),
+        (0x202A, 0x202E),
+        (0x2060, 0x2064),
+        (0x2066, 0x206F),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0x110BD, 0x110BD),
+        (0x110CD, 0x110CD),
+        (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0001, 0xE0001),
+        (0xE0020, 0xE007F),
+    ];
+    let n = c as u32;
+    CF.iter().any(|&(lo, hi)| (lo..=hi).contains(&n))
+}
+
+/// A name as an identity provider's claim gives it (`name`, `preferred_username`). The claim comes
+/// from a signed token, so it is not refused like typed input but made safe to store and show:
+/// control and formatting characters and angle brackets dropped, whitespace runs folded, clamped to
+/// [`DisplayName::MAX_CHARS`]. `None` when nothing is left.
+pub fn display_name_from_claim(raw: &str) -> Option<DisplayName> {
+    let mut out = String::new();
+    let mut kept = 0;
+    for word in raw.split(char::is_whitespace) {
+        let word: String = word.chars().filter(|&c| !c.is_control() && !is_format_char(c) && c != '<' && c != '>').collect();
+        if word.is_empty() {
+            continue;
+        }
+        for c in (!out.is_empty()).then_some(' ').into_iter().chain(word.chars()) {
+            if kept == DisplayName::MAX_CHARS {
+                break;
+            }
+            out.push(c);
+            kept += 1;
+        }
+    }
+    DisplayName::parse(&out).ok()
 }
 
 /// A display name: trimmed, 1–100 characters, no control characters.
@@ -101,6 +161,27 @@ mod tests {
     fn display_name_rejects_control_characters() {
         assert_eq!(DisplayName::parse("a\u{0}b"), Err(TextError::ControlCharacter));
         assert_eq!(DisplayName::parse("a\nb"), Err(TextError::ControlCharacter));
+    }
+
+    #[test]
+    fn hardening_names_refuse_bidi_controls_and_zero_width_characters() {
+        for bad in ["evil\u{202E}gpj.exe", "a\u{200B}b", "a\u{2066}b", "\u{FEFF}Contoso", "x\u{E0041}"] {
+            assert_eq!(DisplayName::parse(bad), Err(TextError::FormatCharacter), "{bad:?}");
+        }
+        assert!(DisplayName::parse("Zoë Ørsted-Łukasz 山田").is_ok());
+    }
+
+    #[test]
+    fn hardening_identity_claims_are_clamped_and_cleaned() {
+        let long = "A".repeat(5000);
+        assert_eq!(display_name_from_claim(&long).map(|d| d.as_str().chars().count()), Some(DisplayName::MAX_CHARS));
+        let html = display_name_from_claim("<script>alert(1)</script> Mallory").map(String::from);
+        assert_eq!(html.as_deref(), Some("scriptalert(1)/script Mallory"));
+        let rtl = display_name_from_claim("Admin\u{202E}nimda\u{200B}\n\t Team").map(String::from);
+        assert_eq!(rtl.as_deref(), Some("Adminnimda Team"));
+        assert_eq!(display_name_from_claim("\u{202E}\u{200B} \u{0}"), None);
+        let wide = format!("{} xyz", "é".repeat(97));
+        assert_eq!(display_name_from_claim(&wide).map(|d| d.as_str().chars().count()), Some(100));
     }
 
     #[test]
