@@ -133,6 +133,9 @@ pub struct AuditRecordView {
     pub request_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// `global_admin_as_owner` when a global admin acted as owner of someone else's billing account
+    /// inside the link flow (rule A3); null otherwise.
+    pub acted_as: Option<String>,
 }
 
 impl From<&AuditRecord> for AuditRecordView {
@@ -149,6 +152,7 @@ impl From<&AuditRecord> for AuditRecordView {
             after: a.after.clone(),
             request_id: a.request_id.clone(),
             at: a.at,
+            acted_as: a.acted_as.clone(),
         }
     }
 }

@@ -126,6 +126,8 @@ pub enum BillingAction {
     /// Create, rename or remove things at and below the scope (profiles, sections, instruments).
     Manage,
     ManageRoles,
+    /// Accept the customer agreement for a billing account (an owner's act, rule A3).
+    AcceptAgreement,
     PayInvoices,
     CreateSubscriptions,
 }
@@ -137,7 +139,7 @@ pub fn role_permits(role: BillingRole, action: BillingAction) -> bool {
     use BillingRole::*;
     match role {
         Owner => true,
-        Contributor => !matches!(action, ManageRoles),
+        Contributor => !matches!(action, ManageRoles | AcceptAgreement),
         Reader => matches!(action, Read),
         InvoiceManager => matches!(action, Read | PayInvoices),
         SubscriptionCreator => matches!(action, Read | CreateSubscriptions),

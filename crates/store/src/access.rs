@@ -5,7 +5,7 @@ use pb_domain::billing::{BillingAction, any_role_permits};
 use pb_domain::{BillingAccountId, BillingRole, BillingScopeKind, RoleAssignmentId, TenantId, UserId};
 use serde_json::json;
 
-use crate::audit::{NewAudit, write_audit};
+use crate::audit::{Authority, NewAudit, write_audit};
 use crate::db::{Tx, args};
 use crate::error::corrupt;
 use crate::model::BillingProfile;
@@ -28,20 +28,32 @@ async fn roles_on(tx: &mut Tx, user: UserId, scopes: &[(BillingScopeKind, String
     Ok(roles)
 }
 
-/// Checks `action` on an account: global admins may read every account of their tenant and act as
-/// owner inside the link flow (rule A3); everyone else needs a role (rule A2).
+/// Whether a use case is a step of the link flow (rule A3: the only place a global admin acts as
+/// owner of someone else's billing account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    LinkFlow,
+    Direct,
+}
+
+/// Checks `action` on an account: a role of the caller (rule A2); failing that, global admins read
+/// every account of their tenant and act as owner inside the link flow (rule A3).
 pub(crate) async fn require_on_account(
     tx: &mut Tx,
     cx: &UserCtx,
     account: BillingAccountId,
     action: BillingAction,
-    link_flow: bool,
-) -> Result<()> {
-    if cx.is_global_admin() && (action == BillingAction::Read || link_flow) {
-        return Ok(());
-    }
+    flow: Flow,
+) -> Result<Authority> {
     let roles = roles_on(tx, cx.user_id(), &[(BillingScopeKind::BillingAccount, account.to_string())]).await?;
-    if any_role_permits(&roles, action) { Ok(()) } else { Err(forbidden(action, "billing account")) }
+    if any_role_permits(&roles, action) {
+        return Ok(Authority::Role);
+    }
+    match (cx.is_global_admin(), action, flow) {
+        (true, BillingAction::Read, _) => Ok(Authority::GlobalAdminReads),
+        (true, _, Flow::LinkFlow) => Ok(Authority::GlobalAdminAsOwner),
+        _ => Err(forbidden(action, "billing account")),
+    }
 }
 
 /// Checks `action` on a profile, by roles on it or its account (rule A2); global admins read all (A3).
@@ -61,7 +73,7 @@ fn forbidden(action: BillingAction, what: &str) -> StoreError {
     let need = match action {
         BillingAction::Read => "a billing role",
         BillingAction::Manage => "the owner or contributor role",
-        BillingAction::ManageRoles => "the owner role",
+        BillingAction::ManageRoles | BillingAction::AcceptAgreement => "the owner role",
         BillingAction::PayInvoices => "the owner, contributor or invoice manager role",
         BillingAction::CreateSubscriptions => "the subscription creator role",
     };

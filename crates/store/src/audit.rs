@@ -7,6 +7,24 @@ use crate::db::{Tx, args};
 use crate::error::corrupt;
 use crate::{Ctx, Page, Result, Store, StoreError, Ts, UserCtx};
 
+/// Where a permitted act draws its authority from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Authority {
+    /// A billing role the caller holds on the scope or above (rule A2).
+    Role,
+    /// A global admin reading an account of their tenant (rule A3).
+    GlobalAdminReads,
+    /// A global admin acting as owner inside the link flow (rule A3), audited as such.
+    GlobalAdminAsOwner,
+}
+
+impl Authority {
+    /// The audit column's value.
+    pub(crate) fn acted_as(self) -> Option<&'static str> {
+        (self == Authority::GlobalAdminAsOwner).then_some("global_admin_as_owner")
+    }
+}
+
 /// What a use case hands to [`write_audit`].
 pub(crate) struct NewAudit {
     pub tenant_id: Option<TenantId>,
@@ -20,11 +38,17 @@ pub(crate) struct NewAudit {
 /// Writes one audit record inside the caller's transaction, so it commits or rolls back with the
 /// change it describes.
 pub(crate) async fn write_audit(tx: &mut Tx, ctx: &Ctx, at: Ts, a: NewAudit) -> Result<()> {
+    write_audit_as(tx, ctx, at, a, Authority::Role).await
+}
+
+/// [`write_audit`] for an act whose authority is recorded too (rule A3: a global admin acting as
+/// owner inside the link flow).
+pub(crate) async fn write_audit_as(tx: &mut Tx, ctx: &Ctx, at: Ts, a: NewAudit, authority: Authority) -> Result<()> {
     let before = a.before.map(|v| v.to_string());
     let after = a.after.map(|v| v.to_string());
     tx.execute(
         "INSERT INTO audit_records (id, tenant_id, actor_kind, actor_id, action, target_kind, target_id, \
-         before_state, after_state, request_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         before_state, after_state, request_id, at, acted_as) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         args![
             AuditRecordId::new(),
             a.tenant_id.map(|t| t.to_string()),
@@ -36,7 +60,8 @@ pub(crate) async fn write_audit(tx: &mut Tx, ctx: &Ctx, at: Ts, a: NewAudit) -> 
             before,
             after,
             ctx.request_id.as_deref(),
-            at
+            at,
+            authority.acted_as()
         ],
     )
     .await?;
@@ -56,6 +81,8 @@ pub struct AuditRecord {
     pub after: Option<serde_json::Value>,
     pub request_id: Option<String>,
     pub at: time::OffsetDateTime,
+    /// `global_admin_as_owner` when a global admin acted as owner without holding the role (A3).
+    pub acted_as: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -71,6 +98,7 @@ pub(crate) struct AuditRow {
     after_state: Option<String>,
     request_id: Option<String>,
     at: Ts,
+    acted_as: Option<String>,
 }
 
 impl TryFrom<AuditRow> for AuditRecord {
@@ -91,6 +119,7 @@ impl TryFrom<AuditRow> for AuditRecord {
             after: json(r.after_state)?,
             request_id: r.request_id,
             at: r.at.0,
+            acted_as: r.acted_as,
         })
     }
 }
@@ -116,7 +145,7 @@ impl Store {
         let rows: Vec<AuditRow> = tx
             .fetch_all(
                 "SELECT id, tenant_id, actor_kind, actor_id, action, target_kind, target_id, before_state, after_state, \
-                 request_id, at FROM audit_records WHERE tenant_id = $1 AND id < $2 AND ($3 IS NULL OR action = $3) \
+                 request_id, at, acted_as FROM audit_records WHERE tenant_id = $1 AND id < $2 AND ($3 IS NULL OR action = $3) \
                  ORDER BY id DESC LIMIT $4",
                 args![cx.tenant(), cursor, q.action.as_deref(), limit + 1],
             )

@@ -29,6 +29,7 @@ pub mod testing;
 mod ts;
 mod users;
 
+pub use access::Flow;
 pub use audit::{AuditQuery, AuditRecord};
 pub use billing::{BillingAccountPatch, NewBillingAccount};
 pub use commerce::{

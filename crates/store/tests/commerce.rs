@@ -81,7 +81,7 @@ async fn link_new(w: &World, name_: &str) -> pb_store::BillingProfile {
         .create_billing_account(&w.ga, &NewBillingAccount { display_name: Some(name(name_)), primary_contact: contact() })
         .await
         .unwrap();
-    let p = w.store.create_billing_profile(&w.ga, a.id, &name(name_)).await.unwrap();
+    let p = w.store.create_billing_profile(&w.ga, a.id, &name(name_), pb_store::Flow::Direct).await.unwrap();
     w.store.add_payment_instrument(&w.ga, p.id, &instrument()).await.unwrap();
     let (_, version) = w.store.current_link(&w.ga).await.unwrap();
     let cmd = LinkCommand {

@@ -254,7 +254,7 @@ async fn list_billing_accounts_reads_one_query_per_level(s: Store) {
             for i in 0..n {
                 let a = s.create_billing_account(&ga, &pb_store::NewBillingAccount::default()).await.unwrap();
                 for j in 0..3 {
-                    let p = s.create_billing_profile(&ga, a.id, &name(&format!("P{i}{j}"))).await.unwrap();
+                    let p = s.create_billing_profile(&ga, a.id, &name(&format!("P{i}{j}")), pb_store::Flow::Direct).await.unwrap();
                     let pi = pb_domain::PaymentInstrumentInput {
                         kind: Some("card".into()),
                         token: Some("tok".into()),
@@ -384,7 +384,7 @@ mod link_history_property {
         for _ in 0..2 {
             let a = store.create_billing_account(&cx, &NewBillingAccount::default()).await.unwrap();
             for i in 0..2 {
-                let p = store.create_billing_profile(&cx, a.id, &super::name(&format!("P{i}"))).await.unwrap();
+                let p = store.create_billing_profile(&cx, a.id, &super::name(&format!("P{i}")), pb_store::Flow::Direct).await.unwrap();
                 store.add_payment_instrument(&cx, p.id, &instrument).await.unwrap();
                 targets.push((a.id, p.id));
             }

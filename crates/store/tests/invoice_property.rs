@@ -98,7 +98,7 @@ async fn world(store: Store, clock: Arc<TestClock>) -> World {
         let new = NewBillingAccount { display_name: Some(name(&format!("A{a}"))), primary_contact: contact.clone() };
         let account = store.create_billing_account(&ga, &new).await.unwrap();
         for p in 0..2 {
-            let profile = store.create_billing_profile(&ga, account.id, &name(&format!("P{a}{p}"))).await.unwrap();
+            let profile = store.create_billing_profile(&ga, account.id, &name(&format!("P{a}{p}")), pb_store::Flow::Direct).await.unwrap();
             store.add_payment_instrument(&ga, profile.id, &instrument).await.unwrap();
             targets.push((account.id, profile.id));
         }

@@ -212,7 +212,7 @@ pub async fn create_billing_profile(
     let name = parse_name("display_name", b.display_name.as_deref())?;
     let config = s.config.clone();
     let answer = Answer::new(StatusCode::CREATED, move |p: &BillingProfile| BillingProfileView::new(p, &config));
-    let p = s.store.create_billing_profile(&who.cx.completing(answer.completion(&idem)), id, &name).await?;
+    let p = s.store.create_billing_profile(&who.cx.completing(answer.completion(&idem)), id, &name, pb_store::Flow::Direct).await?;
     Ok(answer.respond(&p))
 }
 

@@ -48,17 +48,28 @@ async fn rule_a3_creator_owns_the_account_and_global_admins_see_all(app: TestApp
     let r =
         app.call("PATCH", &format!("/api/v1/billing-accounts/{ba}"), &t.account_admin, Some(json!({"display_name": "Finance EU"}))).await;
     assert_eq!(r.body["display_name"], "Finance EU");
-    // A global admin acts as owner inside the link flow: creates a profile and accepts the agreement,
-    // each audited as done by a global admin.
-    let bp = profile(&app, &t.ga, &ba, "GA's profile").await;
-    assert_eq!(put_link(&app, &t.ga, &ba, &bp, true, None).await.status, 200);
-    let created = audit(&app, &t, "billing_profile.create").await;
-    assert_eq!(created[0]["after"]["by_global_admin"], true);
-    assert_eq!(audit(&app, &t, "agreement.accept").await[0]["after"]["by_global_admin"], true);
-    // Outside the link flow the global admin is not the owner.
+    // Outside the link flow a global admin is not the owner: no profile of their own under it, no rename.
+    app.call("POST", &format!("/api/v1/billing-accounts/{ba}/billing-profiles"), &t.ga, Some(json!({"display_name": "GA's"})))
+        .await
+        .problem(403, "forbidden");
     app.call("PATCH", &format!("/api/v1/billing-accounts/{ba}"), &t.ga, Some(json!({"display_name": "GA"})))
         .await
         .problem(403, "forbidden");
+    assert!(audit(&app, &t, "billing_profile.create").await.is_empty());
+    // Inside the link flow they act as owner: create a profile and accept the agreement, each audited
+    // as done by a global admin acting as owner.
+    let setup =
+        json!({"billing_account": {"id": ba}, "billing_profile": {"new": {"display_name": "GA's profile"}}, "accept_agreement": true});
+    let r = app.call("POST", "/api/v1/billing-link/setup", &t.ga, Some(setup)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let created = audit(&app, &t, "billing_profile.create").await;
+    assert_eq!(created[0]["acted_as"], "global_admin_as_owner", "{created:?}");
+    assert_eq!(created[0]["actor_id"], app.get("/api/v1/me", &t.ga).await.body["user"]["id"]);
+    assert_eq!(audit(&app, &t, "agreement.accept").await[0]["acted_as"], "global_admin_as_owner");
+    // Acts on their own accounts are by role, not as a global admin.
+    let own = account(&app, &t.ga, json!({})).await;
+    profile(&app, &t.ga, &own, "Own").await;
+    assert_eq!(audit(&app, &t, "billing_profile.create").await[0]["acted_as"], serde_json::Value::Null);
 }
 
 async fn rule_a4_profile_creator_becomes_its_owner(app: TestApp) {

@@ -5,7 +5,7 @@ use pb_domain::billing::BillingAction;
 use pb_domain::{BillingAccountId, BillingRole, BillingScopeKind, Contact, DisplayName};
 use serde_json::json;
 
-use crate::access::{Grant, grant_role, require_on_account};
+use crate::access::{Flow, Grant, grant_role, require_on_account};
 use crate::audit::{NewAudit, write_audit};
 use crate::db::{Tx, args};
 use crate::error::corrupt;
@@ -124,7 +124,7 @@ impl Store {
     pub async fn get_billing_account(&self, cx: &UserCtx, id: BillingAccountId) -> Result<BillingAccountWithProfiles> {
         let mut tx = self.db.begin().await?;
         let account = account_in_tx(&mut tx, cx.tenant(), id, false).await?;
-        require_on_account(&mut tx, cx, id, BillingAction::Read, false).await?;
+        require_on_account(&mut tx, cx, id, BillingAction::Read, Flow::Direct).await?;
         let mut all = with_profiles(&mut tx, vec![account]).await?;
         tx.commit().await?;
         all.pop().ok_or(StoreError::NotFound("billing account"))
@@ -135,7 +135,7 @@ impl Store {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let before = account_in_tx(&mut tx, cx.tenant(), id, true).await?;
-        require_on_account(&mut tx, cx, id, BillingAction::Manage, false).await?;
+        require_on_account(&mut tx, cx, id, BillingAction::Manage, Flow::Direct).await?;
         let after = BillingAccount {
             display_name: patch.display_name.as_ref().map(|d| d.to_string()).unwrap_or_else(|| before.display_name.clone()),
             primary_contact: patch.primary_contact.clone().unwrap_or_else(|| before.primary_contact.clone()),

@@ -5,8 +5,8 @@ use pb_domain::billing::{BillingAction, currency_for_country};
 use pb_domain::{BillingAccountId, BillingProfileId, BillingRole, BillingScopeKind, DisplayName, InvoiceSectionId};
 use serde_json::json;
 
-use crate::access::{Grant, grant_role, require_on_account, require_on_profile};
-use crate::audit::{NewAudit, write_audit};
+use crate::access::{Flow, Grant, grant_role, require_on_account, require_on_profile};
+use crate::audit::{NewAudit, write_audit_as};
 use crate::billing::sections::insert_section;
 use crate::db::{Tx, args};
 use crate::error::corrupt;
@@ -34,8 +34,9 @@ pub(crate) async fn insert_profile(
     account: &BillingAccount,
     name: &DisplayName,
     now: Ts,
+    flow: Flow,
 ) -> Result<BillingProfile> {
-    require_on_account(tx, cx, account.id, BillingAction::Manage, true).await?;
+    let authority = require_on_account(tx, cx, account.id, BillingAction::Manage, flow).await?;
     if let Some(reuse) = unfunded_profile_in_tx(tx, account.id).await? {
         return Err(StoreError::UnfundedProfileExists { reuse });
     }
@@ -63,10 +64,10 @@ pub(crate) async fn insert_profile(
         before: None,
         after: Some(json!({
             "billing_account_id": account.id.to_string(), "display_name": name, "currency": currency,
-            "default_invoice_section_id": section.id.to_string(), "by_global_admin": cx.is_global_admin(),
+            "default_invoice_section_id": section.id.to_string(),
         })),
     };
-    write_audit(tx, cx.ctx(), now, audit).await?;
+    write_audit_as(tx, cx.ctx(), now, audit, authority).await?;
     let scope_id = id.to_string();
     let owner = Grant { user: cx.user_id(), role: BillingRole::Owner, scope: BillingScopeKind::BillingProfile, scope_id: &scope_id };
     grant_role(tx, cx, account.tenant_id, &owner, now).await?;
@@ -84,12 +85,19 @@ pub(crate) async fn insert_profile(
 }
 
 impl Store {
-    /// Creates a profile under an account (rules N5, N6, C3, H2, A4).
-    pub async fn create_billing_profile(&self, cx: &UserCtx, account: BillingAccountId, name: &DisplayName) -> Result<BillingProfile> {
+    /// Creates a profile under an account (rules N5, N6, C3, H2, A4). `flow` says whether this is the
+    /// link flow's "Create billing profile" step, where a global admin acts as owner (rule A3).
+    pub async fn create_billing_profile(
+        &self,
+        cx: &UserCtx,
+        account: BillingAccountId,
+        name: &DisplayName,
+        flow: Flow,
+    ) -> Result<BillingProfile> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let account = account_in_tx(&mut tx, cx.tenant(), account, true).await?;
-        let p = insert_profile(&mut tx, cx, &account, name, now).await?;
+        let p = insert_profile(&mut tx, cx, &account, name, now, flow).await?;
         self.commit(tx, cx.ctx(), &p).await?;
         Ok(p)
     }
@@ -99,7 +107,7 @@ impl Store {
     pub async fn profile_to_reuse(&self, cx: &UserCtx, account: BillingAccountId) -> Result<Option<BillingProfileId>> {
         let mut tx = self.db.begin().await?;
         account_in_tx(&mut tx, cx.tenant(), account, false).await?;
-        require_on_account(&mut tx, cx, account, BillingAction::Read, false).await?;
+        require_on_account(&mut tx, cx, account, BillingAction::Read, Flow::Direct).await?;
         let r = unfunded_profile_in_tx(&mut tx, account).await?;
         tx.commit().await?;
         Ok(r)
@@ -108,7 +116,7 @@ impl Store {
     pub async fn list_billing_profiles(&self, cx: &UserCtx, account: BillingAccountId) -> Result<Vec<BillingProfile>> {
         let mut tx = self.db.begin().await?;
         account_in_tx(&mut tx, cx.tenant(), account, false).await?;
-        require_on_account(&mut tx, cx, account, BillingAction::Read, false).await?;
+        require_on_account(&mut tx, cx, account, BillingAction::Read, Flow::Direct).await?;
         let ps = profiles_of(&mut tx, &[account]).await?;
         tx.commit().await?;
         Ok(ps)

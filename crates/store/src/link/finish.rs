@@ -1,13 +1,13 @@
 //! Finish: link or change the link, creating whatever the flow asked for, all in one transaction
 //! (rules N8, E3, C1–C6, M1–M3, T2, U1).
 
-use pb_domain::billing::{AGREEMENT_VERSION, agreement_needs, check_agreement};
+use pb_domain::billing::{AGREEMENT_VERSION, BillingAction, agreement_needs, check_agreement};
 use pb_domain::{AgreementAcceptanceId, BillingAccountId, BillingLinkId, LinkEffect, LinkEffects, TenantId};
 use serde_json::json;
 
 use super::{AccountChoice, LinkCommand, LinkOutcome, ProfileChoice, SetupCommand};
-use crate::access::require_global_admin;
-use crate::audit::{NewAudit, write_audit};
+use crate::access::{Flow, require_global_admin, require_on_account};
+use crate::audit::{NewAudit, write_audit, write_audit_as};
 use crate::billing::{insert_account, insert_profile};
 use crate::db::{Tx, args};
 use crate::model::{BillingAccount, BillingLink, BillingProfile, PartnerAccount};
@@ -73,6 +73,8 @@ fn announcement(effects: &LinkEffects, account: &BillingAccount, profile: &Billi
 }
 
 async fn record_acceptance(tx: &mut Tx, cx: &UserCtx, now: Ts, account: BillingAccountId, kind: &'static str) -> Result<()> {
+    // Accepting an account's agreement is the owner's act; the global admin does it as owner here.
+    let authority = require_on_account(tx, cx, account, BillingAction::AcceptAgreement, Flow::LinkFlow).await?;
     let id = AgreementAcceptanceId::new();
     tx.execute(
         "INSERT INTO agreement_acceptances (id, tenant_id, billing_account_id, kind, agreement_version, accepted_by, accepted_at, request_id) \
@@ -86,11 +88,9 @@ async fn record_acceptance(tx: &mut Tx, cx: &UserCtx, now: Ts, account: BillingA
         target_kind: "billing_account",
         target_id: account.to_string(),
         before: None,
-        after: Some(
-            json!({"acceptance_id": id.to_string(), "kind": kind, "agreement_version": AGREEMENT_VERSION, "by_global_admin": true}),
-        ),
+        after: Some(json!({"acceptance_id": id.to_string(), "kind": kind, "agreement_version": AGREEMENT_VERSION})),
     };
-    write_audit(tx, cx.ctx(), now, audit).await
+    write_audit_as(tx, cx.ctx(), now, audit, authority).await
 }
 
 /// The parts of a Finish, gathered by the caller inside its transaction.
@@ -206,7 +206,7 @@ impl Store {
         };
         let profile = match &cmd.profile {
             ProfileChoice::Existing(id) => profile_in_tx(&mut tx, cx.tenant(), *id).await?,
-            ProfileChoice::New(name) => insert_profile(&mut tx, cx, &account, name, now).await?,
+            ProfileChoice::New(name) => insert_profile(&mut tx, cx, &account, name, now, Flow::LinkFlow).await?,
         };
         let finish = Finish {
             partner,

@@ -138,7 +138,7 @@ pub async fn audit_trail(store: &Store, tenant: pb_domain::TenantId) -> Vec<crat
     let mut tx = store.db.begin().await.expect("begin");
     let rows: Vec<crate::audit::AuditRow> = tx
         .fetch_all(
-            "SELECT id, tenant_id, actor_kind, actor_id, action, target_kind, target_id, before_state, after_state, request_id, at \
+            "SELECT id, tenant_id, actor_kind, actor_id, action, target_kind, target_id, before_state, after_state, request_id, at, acted_as \
              FROM audit_records WHERE tenant_id = $1 ORDER BY id",
             crate::db::args![tenant],
         )

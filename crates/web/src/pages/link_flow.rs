@@ -262,7 +262,7 @@ pub async fn new_profile_submit(
         Ok(n) => n,
         Err(e) => return show_new_profile(&s, &u, account, f.display_name, Some(format!("Billing profile name {e}"))).await,
     };
-    match s.store.create_billing_profile(&u.who.cx, account, &name).await {
+    match s.store.create_billing_profile(&u.who.cx, account, &name, pb_store::Flow::LinkFlow).await {
         Ok(p) => see_other(&format!("/account/billing-profile/select-profile?account={account}&selected={}", p.id)),
         // Rule C3: the store names the profile to reuse; the flyout offers only that.
         Err(e @ StoreError::UnfundedProfileExists { .. }) => show_select_profile(&s, &u, account, None, Some(e.to_string())).await,

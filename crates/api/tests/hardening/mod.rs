@@ -1,0 +1,67 @@
+//! Findings of the review of the running binary (issue 10), one test named after each, on SQLite
+//! and PostgreSQL.
+
+use serde_json::json;
+
+use crate::support::TestApp;
+
+/// Found on the running binary: a token whose `aud` is an array (RFC 7519 allows it; Entra ID and
+/// others issue them) was refused even when the array named this service.
+async fn hardening_an_audience_array_naming_us_is_accepted(app: TestApp) {
+    let t = app.tenant("AudArray", "US", "active").await;
+    let good = app.user_claims(&t.id, &format!("plain@{}", t.domain)).await;
+    let mut c = serde_json::to_value(&good).unwrap();
+    c["aud"] = json!(["api://someone-else", good.aud]);
+    let r = app.get("/api/v1/me", &app.dev.sign(&c).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Found on the running binary: `name` and `preferred_username` were stored as the token gave them
+/// (5 000 characters, HTML, RTL overrides) and shown on pages and in emails.
+async fn hardening_identity_claims_are_clamped_and_cleaned(app: TestApp) {
+    let t = app.tenant("Claims", "US", "active").await;
+    let mut c = app.user_claims(&t.id, &format!("plain@{}", t.domain)).await;
+    let oid = pb_domain::UserId::new().to_string();
+    c.sub = oid.clone();
+    c.oid = Some(oid);
+    c.name = Some(format!("<b>Mallory</b>\u{202E}\u{200B} {}", "x".repeat(5000)));
+    c.preferred_username = Some(format!("<img src=x>{}@evil.test", "y".repeat(300)));
+    let r = app.get("/api/v1/me", &app.dev.sign(&c).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let name = r.body["user"]["display_name"].as_str().unwrap_or_default().to_owned();
+    assert!(name.starts_with("bMallory/b xxx"), "{name}");
+    assert_eq!(name.chars().count(), 100);
+    assert!(!name.chars().any(|ch| ch == '<' || pb_domain::is_format_char(ch)), "{name}");
+    assert_eq!(r.body["user"]["email"], "", "an unusable preferred_username is not stored as an email");
+}
+
+/// Found on the running binary: 2 000 characters of HTML sent as `X-Request-Id` were echoed,
+/// logged and stored in the audit trail verbatim.
+async fn hardening_request_id_is_kept_only_when_short_and_token_like(app: TestApp) {
+    let t = app.tenant("Rid", "US", "active").await;
+    let long = format!("<b>{}</b>", "x".repeat(2000));
+    for bad in [long.as_str(), "<script>alert(1)</script>", "a b", ""] {
+        let r = app
+            .request(
+                "PUT",
+                "/api/v1/partner-account/legal-profile",
+                Some(&t.ga),
+                Some(json!({"company_name": "Rid Holdings"}).to_string().into_bytes()),
+                &[("x-request-id", bad)],
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let echoed = r.header("x-request-id").unwrap_or_default();
+        assert!(echoed != bad && (1..=64).contains(&echoed.len()), "a fresh id instead of {bad:?}: {echoed:?}");
+        let log = app.get("/api/v1/audit-log?limit=1", &t.ga).await;
+        assert_eq!(log.body["items"][0]["request_id"], echoed.as_str(), "the audit record names the fresh id");
+    }
+    let ok = app.request("GET", "/api/v1/me", Some(&t.ga), None, &[("x-request-id", "req_2026-11-29:a.b")]).await;
+    assert_eq!(ok.header("x-request-id").as_deref(), Some("req_2026-11-29:a.b"), "a token-like id is kept");
+}
+
+pb_store::both_backends!(with crate::support::app;
+    hardening_an_audience_array_naming_us_is_accepted,
+    hardening_identity_claims_are_clamped_and_cleaned,
+    hardening_request_id_is_kept_only_when_short_and_token_like,
+);
