@@ -327,7 +327,7 @@ mod external_issuer {
 
     async fn first_sight(app: &TestApp, idp: &DevIssuer) {
         let op_claims = {
-            let mut c = claims(idp, None, "op", vec![]);
+            let mut c = claims(idp, Some(pb_auth::DEV_OPERATOR_TENANT.into()), "op", vec![]);
             c.roles = vec![pb_auth::OPERATOR_ROLE.into()];
             c
         };

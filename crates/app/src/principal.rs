@@ -99,19 +99,21 @@ impl IntoResponse for AuthFailure {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     verifier: Arc<Verifier>,
+    /// The `tid` of the platform's own directory, the only one whose tokens may be operators (A6).
+    operator_tenant: Option<String>,
 }
 
 impl Authenticator {
-    pub fn new(verifier: Verifier) -> Self {
-        Authenticator { verifier: Arc::new(verifier) }
+    pub fn new(verifier: Verifier, operator_tenant: Option<String>) -> Self {
+        Authenticator { verifier: Arc::new(verifier), operator_tenant }
     }
 
-    /// Resolves a token: operators by role; users by `tid` (a tenant this service does not know is
+    /// Resolves a token: operators by role in the operator directory; users by `tid` (a tenant this service does not know is
     /// refused) and `oid` (recorded on first sight, directory roles refreshed from `wids`).
     pub async fn resolve(&self, store: &Store, token: &str, request_id: Option<String>) -> Result<Principal, AuthFailure> {
         let claims =
             self.verifier.verify(token).await.map_err(|e| AuthFailure::Unauthenticated(format!("the bearer token was refused: {e}")))?;
-        if claims.is_operator() {
+        if claims.is_operator_of(self.operator_tenant.as_deref()) {
             return Ok(Principal::Operator(Operator { ctx: Ctx::operator(claims.sub.clone(), request_id) }));
         }
         resolve_user(store, &claims, request_id).await.map(|u| Principal::User(Box::new(u)))

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
-use pb_auth::{Claims, DEV_AUDIENCE, DEV_ISSUER, DevIssuer, JwksSource, OPERATOR_ROLE, Verifier};
+use pb_auth::{Claims, DEV_AUDIENCE, DEV_ISSUER, DEV_OPERATOR_TENANT, DevIssuer, JwksSource, Verifier};
 use pb_domain::{
     AddressInput, ContactInput, DirectoryRole, DisplayName, EmailAddress, LegalProfileInput, PartnerAccountState, PartnerRole, TenantId,
 };
@@ -128,7 +128,7 @@ impl TestApp {
         config: AppConfig,
         faces: Faces,
     ) -> TestApp {
-        let state = AppState::new(store.clone(), Authenticator::new(verifier), published, config);
+        let state = AppState::new(store.clone(), Authenticator::new(verifier, Some(DEV_OPERATOR_TENANT.to_owned())), published, config);
         TestApp { store, router: crate::compose(state.clone(), faces(&state)), state, dev, dir }
     }
 
@@ -137,8 +137,7 @@ impl TestApp {
     }
 
     pub fn operator_token(&self) -> String {
-        let mut c = self.dev.claims("operator".into(), time::Duration::hours(1));
-        c.roles = vec![OPERATOR_ROLE.into()];
+        let c = self.dev.operator_claims(DEV_OPERATOR_TENANT, time::Duration::hours(1));
         self.dev.sign(&c).expect("sign")
     }
 

@@ -126,6 +126,15 @@ impl DevIssuer {
             roles: Vec::new(),
         }
     }
+
+    /// Claims of a platform operator of `operator_tenant` (rule A6).
+    pub fn operator_claims(&self, operator_tenant: &str, ttl: time::Duration) -> Claims {
+        let mut c = self.claims("operator".to_owned(), ttl);
+        c.tid = Some(operator_tenant.to_owned());
+        c.name = Some("Platform operator".to_owned());
+        c.roles = vec![crate::OPERATOR_ROLE.to_owned()];
+        c
+    }
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

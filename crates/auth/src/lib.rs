@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 /// The app role that marks a platform operator (rule A6).
 pub const OPERATOR_ROLE: &str = "Platform.Operator";
 
+/// The `tid` of the dev issuer's operator tokens: the platform's own directory, which is never a
+/// customer tenant of this service (those get fresh random ids).
+pub const DEV_OPERATOR_TENANT: &str = "00000000-0000-0000-0000-0000000000a6";
+
 /// The claims this service reads. Unknown claims are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -42,8 +46,16 @@ pub struct Claims {
 }
 
 impl Claims {
-    pub fn is_operator(&self) -> bool {
-        self.roles.iter().any(|r| r == OPERATOR_ROLE)
+    /// Rule A6: an operator is a token of the platform's own directory (`operator_tenant`) that
+    /// carries the operator app role. The same role in a customer's directory, where that customer's
+    /// admins can assign app roles to themselves, makes nobody an operator; with no operator
+    /// directory configured nobody is one.
+    pub fn is_operator_of(&self, operator_tenant: Option<&str>) -> bool {
+        let from_platform = match (operator_tenant, self.tid.as_deref()) {
+            (Some(ours), Some(tid)) => ours.trim().eq_ignore_ascii_case(tid.trim()),
+            _ => false,
+        };
+        from_platform && self.roles.iter().any(|r| r == OPERATOR_ROLE)
     }
 }
 

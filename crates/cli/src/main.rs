@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use pb_app::{AppConfig, AppState, Authenticator};
-use pb_auth::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer, JwksSource, OPERATOR_ROLE, Verifier};
+use pb_auth::{DEV_AUDIENCE, DEV_ISSUER, DEV_OPERATOR_TENANT, DevIssuer, JwksSource, Verifier};
 use pb_domain::{AdjustableClock, Clock, Period, SystemClock};
 use pb_store::{ConnectOptions, Store, redact_url};
 use tracing_subscriber::EnvFilter;
@@ -88,6 +88,21 @@ struct AuthArgs {
     /// The external issuer's JWKS: an https:// URL or a file path.
     #[arg(long, env = "PB_AUTH_JWKS")]
     auth_jwks: Option<String>,
+    /// The platform's own directory (`tid`): only its tokens with the `Platform.Operator` role are
+    /// operators. Defaults to the dev issuer's operator directory; with an external issuer, unset
+    /// means no operators.
+    #[arg(long, env = "PB_OPERATOR_TENANT")]
+    operator_tenant: Option<String>,
+}
+
+impl AuthArgs {
+    fn operator_tenant(&self) -> Option<String> {
+        match (&self.operator_tenant, &self.auth_issuer) {
+            (Some(t), _) => Some(t.trim().to_owned()),
+            (None, None) => Some(DEV_OPERATOR_TENANT.to_owned()),
+            (None, Some(_)) => None,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -245,9 +260,8 @@ fn operator_token(a: OperatorTokenArgs) -> Result<()> {
     refuse_external(&a.auth)?;
     let ttl = parse_ttl(&a.ttl)?;
     let dev = DevIssuer::load_or_create(&a.db.data_dir)?;
-    let mut claims = dev.claims("operator".to_owned(), ttl);
-    claims.name = Some("Platform operator".to_owned());
-    claims.roles = vec![OPERATOR_ROLE.to_owned()];
+    let tenant = a.auth.operator_tenant().unwrap_or_else(|| DEV_OPERATOR_TENANT.to_owned());
+    let claims = dev.operator_claims(&tenant, ttl);
     println!("{}", dev.sign(&claims)?);
     Ok(())
 }
@@ -298,8 +312,12 @@ async fn serve(a: ServeArgs) -> Result<()> {
         smtp_url = %a.mail.smtp_url.as_deref().map(redact_url).unwrap_or_default(),
         purchase_cutover = %cutover,
         test_clock = a.test_clock,
+        operator_tenant = a.auth.operator_tenant().as_deref().unwrap_or(""),
         "starting partner-billing"
     );
+    if a.auth.operator_tenant().is_none() {
+        tracing::warn!("PB_OPERATOR_TENANT is not set: no token is accepted as a platform operator's");
+    }
     let store = a.db.open(clock).await?.with_purchase_cutover(cutover);
     store.migrate().await.context("migration failed")?;
     let dispatcher = a.mail.dispatcher(&store, a.public_url.as_deref(), a.listen, &a.db.data_dir)?;
@@ -315,7 +333,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         dev_sign_in: a.demo,
         invoice_seller: a.invoice_seller.split(';').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
     };
-    let mut state = AppState::new(store.clone(), Authenticator::new(verifier), dev_issuer, config);
+    let mut state = AppState::new(store.clone(), Authenticator::new(verifier, a.auth.operator_tenant()), dev_issuer, config);
     if let Some(c) = test_clock {
         state = state.with_test_clock(c);
     }

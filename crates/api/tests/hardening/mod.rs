@@ -60,8 +60,35 @@ async fn hardening_request_id_is_kept_only_when_short_and_token_like(app: TestAp
     assert_eq!(ok.header("x-request-id").as_deref(), Some("req_2026-11-29:a.b"), "a token-like id is kept");
 }
 
+/// Found on the running binary: any token of the issuer with `roles: ["Platform.Operator"]` was an
+/// operator whatever its `tid`, so a customer admin who assigns app roles in their own directory
+/// could make themselves one (rule A6).
+async fn hardening_the_operator_role_counts_only_from_the_operator_directory(app: TestApp) {
+    let t = app.tenant("OpRole", "US", "active").await;
+    let mut c = app.user_claims(&t.id, &format!("ga@{}", t.domain)).await;
+    c.roles = vec![pb_auth::OPERATOR_ROLE.into()];
+    let customer = app.dev.sign(&c).unwrap();
+    let r = app.call("POST", "/api/v1/tenants", &customer, Some(json!({"name": "Mine", "domain": "mine.example"}))).await;
+    r.problem(403, "forbidden");
+    app.call("POST", "/api/v1/invoice-runs", &customer, Some(json!({"period": "2020-01"}))).await.problem(403, "forbidden");
+    // Still an ordinary user of their own tenant.
+    assert_eq!(app.get("/api/v1/me", &customer).await.status, 200);
+    // A token with the role and no tenant, or another directory's, is no operator either.
+    let mut stray = app.dev.operator_claims("11111111-2222-3333-4444-555555555555", time::Duration::hours(1));
+    app.call("POST", "/api/v1/tenants", &app.dev.sign(&stray).unwrap(), Some(json!({"name": "X", "domain": "x.example"})))
+        .await
+        .problem(401, "unauthenticated");
+    stray.tid = None;
+    app.call("POST", "/api/v1/tenants", &app.dev.sign(&stray).unwrap(), Some(json!({"name": "X", "domain": "x.example"})))
+        .await
+        .problem(401, "unauthenticated");
+    let op = app.operator_token();
+    assert_eq!(app.call("POST", "/api/v1/tenants", &op, Some(json!({"name": "Ok", "domain": "ok.example"}))).await.status, 201);
+}
+
 pb_store::both_backends!(with crate::support::app;
     hardening_an_audience_array_naming_us_is_accepted,
     hardening_identity_claims_are_clamped_and_cleaned,
+    hardening_the_operator_role_counts_only_from_the_operator_directory,
     hardening_request_id_is_kept_only_when_short_and_token_like,
 );
