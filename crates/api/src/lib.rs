@@ -73,6 +73,7 @@ pub fn api_routes(test_clock: bool) -> (Router<AppState>, utoipa::openapi::OpenA
     let r = routes::me::routes(r);
     let r = routes::audit::routes(r);
     let r = routes::billing::routes(r);
+    let r = routes::roles::routes(r);
     let r = routes::link::routes(r);
     let r = routes::notifications::routes(r);
     let r = routes::outbox::routes(r);

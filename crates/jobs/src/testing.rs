@@ -111,7 +111,10 @@ impl SmtpSink {
     /// Everything received so far, in order of acceptance.
     pub fn received(&self) -> Vec<Received> {
         let Ok(log) = std::fs::read_to_string(self.dir.join("received.jsonl")) else { return Vec::new() };
-        log.lines()
+        // The sink may be half way through appending a line: only whole lines count.
+        let whole = log.rfind('\n').map_or("", |end| &log[..end]);
+        whole
+            .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).expect("sink log line");

@@ -2,30 +2,131 @@
 //! ancestors, asked of the domain's one permission table; and granting a role.
 
 use pb_domain::billing::{BillingAction, any_role_permits};
-use pb_domain::{BillingAccountId, BillingRole, BillingScopeKind, RoleAssignmentId, TenantId, UserId};
+use std::collections::HashMap;
+
+use pb_domain::{BillingAccountId, BillingProfileId, BillingRole, BillingScopeKind, InvoiceSectionId, RoleAssignmentId, TenantId, UserId};
 use serde_json::json;
 
 use crate::audit::{Authority, NewAudit, write_audit};
 use crate::db::{Tx, args};
 use crate::error::corrupt;
-use crate::model::BillingProfile;
+use crate::model::{BillingAccountWithProfiles, BillingProfile};
 use crate::{Result, StoreError, Ts, UserCtx};
 
-/// The billing roles `user` holds on the given scopes (a scope and its ancestors, rule A2).
-async fn roles_on(tx: &mut Tx, user: UserId, scopes: &[(BillingScopeKind, String)]) -> Result<Vec<BillingRole>> {
-    let mut roles = Vec::new();
-    for (kind, id) in scopes {
-        let rows: Vec<String> = tx
-            .scalars(
-                "SELECT role FROM role_assignments WHERE user_id = $1 AND scope_kind = $2 AND scope_id = $3",
-                args![user, kind.as_str(), id.as_str()],
+/// The billing roles a user holds, by scope: one query per use case, however many scopes it asks
+/// about (rule A2).
+pub(crate) struct Grants {
+    global_admin: bool,
+    by_scope: HashMap<(BillingScopeKind, String), Vec<BillingRole>>,
+}
+
+impl Grants {
+    pub(crate) async fn load(tx: &mut Tx, cx: &UserCtx) -> Result<Grants> {
+        let rows: Vec<(String, String, String)> = tx
+            .fetch_all(
+                "SELECT role, scope_kind, scope_id FROM role_assignments WHERE tenant_id = $1 AND user_id = $2",
+                args![cx.tenant(), cx.user_id()],
             )
             .await?;
-        for r in rows {
-            roles.push(BillingRole::parse(&r).ok_or_else(|| corrupt("billing role", &r))?);
+        let mut by_scope: HashMap<(BillingScopeKind, String), Vec<BillingRole>> = HashMap::new();
+        for (role, kind, id) in rows {
+            let role = BillingRole::parse(&role).ok_or_else(|| corrupt("billing role", &role))?;
+            let kind = BillingScopeKind::parse(&kind).ok_or_else(|| corrupt("billing scope", &kind))?;
+            by_scope.entry((kind, id)).or_default().push(role);
+        }
+        Ok(Grants { global_admin: cx.is_global_admin(), by_scope })
+    }
+
+    fn at(&self, kind: BillingScopeKind, id: &str) -> &[BillingRole] {
+        self.by_scope.get(&(kind, id.to_owned())).map_or(&[], Vec::as_slice)
+    }
+
+    /// The roles that apply on a scope: those held on it and on every scope above it (rule A2).
+    pub(crate) fn on(&self, chain: &ScopeChain) -> Vec<BillingRole> {
+        let mut roles = self.at(BillingScopeKind::BillingAccount, &chain.account.to_string()).to_vec();
+        if let Some(p) = chain.profile {
+            roles.extend_from_slice(self.at(BillingScopeKind::BillingProfile, &p.to_string()));
+        }
+        if let Some(s) = chain.section {
+            roles.extend_from_slice(self.at(BillingScopeKind::InvoiceSection, &s.to_string()));
+        }
+        roles
+    }
+
+    /// Whether the caller reads the whole of a profile: a role on it or its account, or a global admin
+    /// (rule A3).
+    fn reads_profile(&self, p: &BillingProfile) -> bool {
+        self.global_admin || !self.on(&ScopeChain::profile(p)).is_empty()
+    }
+
+    /// A profile as the caller may see it: whole, or with only the sections they hold a role on;
+    /// `None` when they may see nothing of it ("a reader of one profile does not see its siblings").
+    pub(crate) fn trim_profile(&self, mut p: BillingProfile) -> Option<BillingProfile> {
+        if self.reads_profile(&p) {
+            return Some(p);
+        }
+        p.invoice_sections.retain(|s| !self.at(BillingScopeKind::InvoiceSection, &s.id.to_string()).is_empty());
+        (!p.invoice_sections.is_empty()).then_some(p)
+    }
+
+    /// An account as the caller may see it: whole for a global admin or a role holder on it; else
+    /// with the profiles (and sections) they hold a role on; `None` when nothing of it is theirs.
+    pub(crate) fn trim_account(&self, mut a: BillingAccountWithProfiles) -> Option<BillingAccountWithProfiles> {
+        if self.global_admin || !self.at(BillingScopeKind::BillingAccount, &a.account.id.to_string()).is_empty() {
+            return Some(a);
+        }
+        a.profiles = std::mem::take(&mut a.profiles).into_iter().filter_map(|p| self.trim_profile(p)).collect();
+        (!a.profiles.is_empty()).then_some(a)
+    }
+}
+
+/// A billing scope and the scopes above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScopeChain {
+    pub account: BillingAccountId,
+    pub profile: Option<BillingProfileId>,
+    pub section: Option<InvoiceSectionId>,
+}
+
+impl ScopeChain {
+    pub(crate) fn account(account: BillingAccountId) -> ScopeChain {
+        ScopeChain { account, profile: None, section: None }
+    }
+
+    pub(crate) fn profile(p: &BillingProfile) -> ScopeChain {
+        ScopeChain { account: p.billing_account_id, profile: Some(p.id), section: None }
+    }
+
+    pub(crate) fn section(p: &BillingProfile, s: InvoiceSectionId) -> ScopeChain {
+        ScopeChain { account: p.billing_account_id, profile: Some(p.id), section: Some(s) }
+    }
+
+    /// The scope itself: the lowest of the chain.
+    pub(crate) fn target(&self) -> (BillingScopeKind, String) {
+        match (self.profile, self.section) {
+            (_, Some(s)) => (BillingScopeKind::InvoiceSection, s.to_string()),
+            (Some(p), None) => (BillingScopeKind::BillingProfile, p.to_string()),
+            (None, None) => (BillingScopeKind::BillingAccount, self.account.to_string()),
         }
     }
-    Ok(roles)
+}
+
+/// Checks `action` on a scope by the roles held on it and above (rule A2); global admins read every
+/// scope of their tenant (rule A3).
+pub(crate) async fn require_on(tx: &mut Tx, cx: &UserCtx, chain: &ScopeChain, action: BillingAction) -> Result<Authority> {
+    let grants = Grants::load(tx, cx).await?;
+    if any_role_permits(&grants.on(chain), action) {
+        return Ok(Authority::Role);
+    }
+    if cx.is_global_admin() && action == BillingAction::Read {
+        return Ok(Authority::GlobalAdminReads);
+    }
+    let what = match chain.target().0 {
+        BillingScopeKind::BillingAccount => "billing account",
+        BillingScopeKind::BillingProfile => "billing profile",
+        BillingScopeKind::InvoiceSection => "invoice section",
+    };
+    Err(forbidden(action, what))
 }
 
 /// Whether a use case is a step of the link flow (rule A3: the only place a global admin acts as
@@ -45,28 +146,15 @@ pub(crate) async fn require_on_account(
     action: BillingAction,
     flow: Flow,
 ) -> Result<Authority> {
-    let roles = roles_on(tx, cx.user_id(), &[(BillingScopeKind::BillingAccount, account.to_string())]).await?;
-    if any_role_permits(&roles, action) {
-        return Ok(Authority::Role);
-    }
-    match (cx.is_global_admin(), action, flow) {
-        (true, BillingAction::Read, _) => Ok(Authority::GlobalAdminReads),
-        (true, _, Flow::LinkFlow) => Ok(Authority::GlobalAdminAsOwner),
-        _ => Err(forbidden(action, "billing account")),
+    match require_on(tx, cx, &ScopeChain::account(account), action).await {
+        Err(StoreError::Forbidden(_)) if cx.is_global_admin() && flow == Flow::LinkFlow => Ok(Authority::GlobalAdminAsOwner),
+        other => other,
     }
 }
 
 /// Checks `action` on a profile, by roles on it or its account (rule A2); global admins read all (A3).
 pub(crate) async fn require_on_profile(tx: &mut Tx, cx: &UserCtx, profile: &BillingProfile, action: BillingAction) -> Result<()> {
-    if cx.is_global_admin() && action == BillingAction::Read {
-        return Ok(());
-    }
-    let scopes = [
-        (BillingScopeKind::BillingAccount, profile.billing_account_id.to_string()),
-        (BillingScopeKind::BillingProfile, profile.id.to_string()),
-    ];
-    let roles = roles_on(tx, cx.user_id(), &scopes).await?;
-    if any_role_permits(&roles, action) { Ok(()) } else { Err(forbidden(action, "billing profile")) }
+    require_on(tx, cx, &ScopeChain::profile(profile), action).await.map(|_| ())
 }
 
 fn forbidden(action: BillingAction, what: &str) -> StoreError {
@@ -94,7 +182,7 @@ pub(crate) struct Grant<'a> {
 }
 
 /// Grants a role, with its audit record, in the caller's transaction.
-pub(crate) async fn grant_role(tx: &mut Tx, cx: &UserCtx, tenant: TenantId, g: &Grant<'_>, at: Ts) -> Result<()> {
+pub(crate) async fn grant_role(tx: &mut Tx, cx: &UserCtx, tenant: TenantId, g: &Grant<'_>, at: Ts) -> Result<RoleAssignmentId> {
     let Grant { user, role, scope, scope_id } = *g;
     let id = RoleAssignmentId::new();
     tx.execute(
@@ -116,5 +204,6 @@ pub(crate) async fn grant_role(tx: &mut Tx, cx: &UserCtx, tenant: TenantId, g: &
             after: Some(json!({"role_assignment_id": id.to_string(), "user_id": user.to_string(), "role": role.as_str()})),
         },
     )
-    .await
+    .await?;
+    Ok(id)
 }

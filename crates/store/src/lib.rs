@@ -22,6 +22,7 @@ mod outbox;
 mod partners;
 mod read;
 mod reminders;
+mod role_assignments;
 mod sessions;
 mod tenants;
 #[cfg(any(test, feature = "testing"))]
@@ -49,6 +50,7 @@ pub use model::{
 pub use notify::{Notification, OutboxEmail};
 pub use outbox::{FailureOutcome, OutboxEntry, OutboxMessage};
 pub use partners::{PartnerOverview, PutPartnerAccount};
+pub use role_assignments::{BillingScope, RoleAssignment};
 pub use sessions::WebSession;
 pub use tenants::Tenant;
 pub use ts::Ts;

@@ -8,3 +8,4 @@ pub mod notifications;
 pub mod operator;
 pub mod ops;
 pub mod outbox;
+pub mod roles;

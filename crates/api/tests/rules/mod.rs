@@ -14,6 +14,7 @@ mod invoices;
 mod notifications;
 mod prerequisites;
 mod purchases;
+mod roles;
 
 use serde_json::{Value, json};
 

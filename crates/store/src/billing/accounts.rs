@@ -5,7 +5,7 @@ use pb_domain::billing::BillingAction;
 use pb_domain::{BillingAccountId, BillingRole, BillingScopeKind, Contact, DisplayName};
 use serde_json::json;
 
-use crate::access::{Flow, Grant, grant_role, require_on_account};
+use crate::access::{Flow, Grant, Grants, grant_role, require_on_account};
 use crate::audit::{NewAudit, write_audit};
 use crate::db::{Tx, args};
 use crate::error::corrupt;
@@ -108,7 +108,9 @@ impl Store {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM billing_accounts a WHERE tenant_id = $1 AND id > $2 AND ($3 OR EXISTS (\
                SELECT 1 FROM role_assignments r WHERE r.user_id = $4 AND ((r.scope_kind = 'billing_account' AND r.scope_id = a.id) \
-               OR (r.scope_kind = 'billing_profile' AND r.scope_id IN (SELECT p.id FROM billing_profiles p WHERE p.billing_account_id = a.id))))) \
+               OR (r.scope_kind = 'billing_profile' AND r.scope_id IN (SELECT p.id FROM billing_profiles p WHERE p.billing_account_id = a.id)) \
+               OR (r.scope_kind = 'invoice_section' AND r.scope_id IN (SELECT s.id FROM invoice_sections s \
+                   JOIN billing_profiles p ON p.id = s.billing_profile_id WHERE p.billing_account_id = a.id))))) \
              ORDER BY id LIMIT $5"
         );
         let rows: Vec<AccountRow> = tx
@@ -116,7 +118,8 @@ impl Store {
             .await?;
         let accounts: Vec<BillingAccount> = rows.into_iter().map(BillingAccount::try_from).collect::<Result<_>>()?;
         let page = Page::of(accounts, limit, |a: &BillingAccount| a.id.to_string());
-        let items = with_profiles(&mut tx, page.items).await?;
+        let grants = Grants::load(&mut tx, cx).await?;
+        let items = with_profiles(&mut tx, page.items).await?.into_iter().filter_map(|a| grants.trim_account(a)).collect();
         tx.commit().await?;
         Ok(Page { items, next_cursor: page.next_cursor })
     }
@@ -124,10 +127,11 @@ impl Store {
     pub async fn get_billing_account(&self, cx: &UserCtx, id: BillingAccountId) -> Result<BillingAccountWithProfiles> {
         let mut tx = self.db.begin().await?;
         let account = account_in_tx(&mut tx, cx.tenant(), id, false).await?;
-        require_on_account(&mut tx, cx, id, BillingAction::Read, Flow::Direct).await?;
-        let mut all = with_profiles(&mut tx, vec![account]).await?;
+        let grants = Grants::load(&mut tx, cx).await?;
+        let seen = with_profiles(&mut tx, vec![account]).await?.into_iter().find_map(|a| grants.trim_account(a));
         tx.commit().await?;
-        all.pop().ok_or(StoreError::NotFound("billing account"))
+        // Listed means readable: whoever holds a role anywhere in the account sees it, trimmed to that.
+        seen.ok_or_else(|| StoreError::Forbidden("this needs a billing role on the billing account or something in it".into()))
     }
 
     /// Changes the display name and/or primary contact (owner or contributor).

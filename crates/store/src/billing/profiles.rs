@@ -5,7 +5,7 @@ use pb_domain::billing::{BillingAction, currency_for_country};
 use pb_domain::{BillingAccountId, BillingProfileId, BillingRole, BillingScopeKind, DisplayName, InvoiceSectionId};
 use serde_json::json;
 
-use crate::access::{Flow, Grant, grant_role, require_on_account, require_on_profile};
+use crate::access::{Flow, Grant, Grants, grant_role, require_on_account};
 use crate::audit::{NewAudit, write_audit_as};
 use crate::billing::sections::insert_section;
 use crate::db::{Tx, args};
@@ -113,20 +113,26 @@ impl Store {
         Ok(r)
     }
 
+    /// The account's profiles the caller may see (rule A2: a reader of one profile sees only it).
     pub async fn list_billing_profiles(&self, cx: &UserCtx, account: BillingAccountId) -> Result<Vec<BillingProfile>> {
         let mut tx = self.db.begin().await?;
         account_in_tx(&mut tx, cx.tenant(), account, false).await?;
-        require_on_account(&mut tx, cx, account, BillingAction::Read, Flow::Direct).await?;
-        let ps = profiles_of(&mut tx, &[account]).await?;
+        let grants = Grants::load(&mut tx, cx).await?;
+        let ps: Vec<BillingProfile> = profiles_of(&mut tx, &[account]).await?.into_iter().filter_map(|p| grants.trim_profile(p)).collect();
+        if ps.is_empty() {
+            // Nothing of theirs in it: readable only with a role on the account itself (or as a global admin).
+            require_on_account(&mut tx, cx, account, BillingAction::Read, Flow::Direct).await?;
+        }
         tx.commit().await?;
         Ok(ps)
     }
 
+    /// A profile, whole for those who read it, or with only the sections a section role opens.
     pub async fn get_billing_profile(&self, cx: &UserCtx, id: BillingProfileId) -> Result<BillingProfile> {
         let mut tx = self.db.begin().await?;
         let p = profile_in_tx(&mut tx, cx.tenant(), id).await?;
-        require_on_profile(&mut tx, cx, &p, BillingAction::Read).await?;
+        let grants = Grants::load(&mut tx, cx).await?;
         tx.commit().await?;
-        Ok(p)
+        grants.trim_profile(p).ok_or_else(|| StoreError::Forbidden("this needs a billing role on the billing profile".into()))
     }
 }

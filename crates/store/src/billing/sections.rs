@@ -5,7 +5,7 @@ use pb_domain::billing::BillingAction;
 use pb_domain::{BillingProfileId, DisplayName, InvoiceSectionId, TenantId};
 use serde_json::json;
 
-use crate::access::require_on_profile;
+use crate::access::{ScopeChain, require_on, require_on_profile};
 use crate::audit::{NewAudit, write_audit};
 use crate::db::{Tx, args};
 use crate::model::InvoiceSection;
@@ -55,7 +55,8 @@ impl Store {
         let mut tx = self.db.begin_write().await?;
         let before = section_in_tx(&mut tx, cx.tenant(), id).await?;
         let p = profile_in_tx(&mut tx, cx.tenant(), before.billing_profile_id).await?;
-        require_on_profile(&mut tx, cx, &p, BillingAction::Manage).await?;
+        // An owner or contributor of the section itself may rename it (rule A2).
+        require_on(&mut tx, cx, &ScopeChain::section(&p, id), BillingAction::Manage).await?;
         tx.execute("UPDATE invoice_sections SET display_name = $2, updated_at = $3 WHERE id = $1", args![id, name.as_str(), now]).await?;
         let audit = NewAudit {
             tenant_id: Some(cx.tenant()),
@@ -77,6 +78,10 @@ impl Store {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let s = section_in_tx(&mut tx, cx.tenant(), id).await?;
+        // The profile row is locked before its sections are counted: two deletes of a profile's last
+        // two sections queue here instead of both seeing two (rule H2).
+        let lock = format!("SELECT id FROM billing_profiles WHERE id = $1{}", tx.for_update());
+        let _: Option<String> = tx.scalar_optional(sqlx::AssertSqlSafe(lock), args![s.billing_profile_id]).await?;
         let p = profile_in_tx(&mut tx, cx.tenant(), s.billing_profile_id).await?;
         require_on_profile(&mut tx, cx, &p, BillingAction::Manage).await?;
         let holds: Option<String> = tx.scalar_optional("SELECT id FROM purchases WHERE invoice_section_id = $1 LIMIT 1", args![id]).await?;

@@ -84,10 +84,11 @@ const PURCHASE_SELECT: &str = "SELECT p.id, p.offer_id, p.description, p.quantit
      l.invoice_id FROM purchases p LEFT JOIN invoice_lines l ON l.purchase_id = p.id";
 
 /// Who may see a purchase: those who may buy (rule A5) see all of the tenant's; anyone else those
-/// billed to a profile they hold a billing role on, directly or through its account (rule A2).
+/// billed to a profile or section they hold a billing role on, directly or through its account (rule A2).
 const VISIBLE: &str = "($2 OR EXISTS (SELECT 1 FROM role_assignments r WHERE r.user_id = $3 AND ( \
      (r.scope_kind = 'billing_profile' AND r.scope_id = p.billing_profile_id) OR \
-     (r.scope_kind = 'billing_account' AND r.scope_id = p.billing_account_id))))";
+     (r.scope_kind = 'billing_account' AND r.scope_id = p.billing_account_id) OR \
+     (r.scope_kind = 'invoice_section' AND r.scope_id = p.invoice_section_id))))";
 
 impl TryFrom<PurchaseRow> for Purchase {
     type Error = StoreError;
