@@ -86,9 +86,39 @@ async fn hardening_the_operator_role_counts_only_from_the_operator_directory(app
     assert_eq!(app.call("POST", "/api/v1/tenants", &op, Some(json!({"name": "Ok", "domain": "ok.example"}))).await.status, 201);
 }
 
+/// Found on the running binary: deleting an invoice section read its profile without a lock, so two
+/// concurrent deletes could remove a profile's last two sections on PostgreSQL (rule H2).
+async fn hardening_concurrent_section_deletes_keep_the_last_section(app: TestApp) {
+    let t = app.tenant("Race", "US", "active").await;
+    let owner = &t.account_admin;
+    let r = app.call("POST", "/api/v1/billing-accounts", owner, Some(json!({}))).await;
+    let ba = r.body["id"].as_str().unwrap().to_owned();
+    for round in 0..8 {
+        let p =
+            app.call("POST", &format!("/api/v1/billing-accounts/{ba}/billing-profiles"), owner, Some(json!({"display_name": "P"}))).await;
+        let bp = p.body["id"].as_str().unwrap().to_owned();
+        let first = p.body["invoice_sections"][0]["id"].as_str().unwrap().to_owned();
+        let extra =
+            app.call("POST", &format!("/api/v1/billing-profiles/{bp}/invoice-sections"), owner, Some(json!({"display_name": "S"}))).await;
+        let second = extra.body["id"].as_str().unwrap().to_owned();
+        let (path_a, path_b) = (format!("/api/v1/invoice-sections/{first}"), format!("/api/v1/invoice-sections/{second}"));
+        let (a, b) = tokio::join!(app.call("DELETE", &path_a, owner, None), app.call("DELETE", &path_b, owner, None));
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [204, 409], "round {round}: {} / {}", a.body, b.body);
+        let left = app.get(&format!("/api/v1/billing-profiles/{bp}"), owner).await;
+        assert_eq!(left.body["invoice_sections"].as_array().map(Vec::len), Some(1), "round {round}");
+        assert_eq!(left.body["invoice_sections"][0]["is_default"], true);
+        // The next round needs this profile funded (rule C3).
+        let fund = json!({"kind": "card", "token": "tok_race", "display_hint": "Visa 4242"});
+        app.call("POST", &format!("/api/v1/billing-profiles/{bp}/payment-instruments"), owner, Some(fund)).await;
+    }
+}
+
 pb_store::both_backends!(with crate::support::app;
     hardening_an_audience_array_naming_us_is_accepted,
     hardening_identity_claims_are_clamped_and_cleaned,
     hardening_the_operator_role_counts_only_from_the_operator_directory,
+    hardening_concurrent_section_deletes_keep_the_last_section,
     hardening_request_id_is_kept_only_when_short_and_token_like,
 );
