@@ -14,6 +14,9 @@ pub struct AppConfig {
     pub dev_sign_in: bool,
     /// Who issues the invoices: the name, then the address lines (`PB_INVOICE_SELLER`).
     pub invoice_seller: Vec<String>,
+    /// Whether the server listens on a loopback address only (cookies may then go without `Secure`
+    /// over plain http).
+    pub listen_loopback: bool,
 }
 
 impl Default for AppConfig {
@@ -24,6 +27,7 @@ impl Default for AppConfig {
             rate_limit_per_minute: 1200,
             dev_sign_in: false,
             invoice_seller: vec!["Partner Program Billing".into()],
+            listen_loopback: true,
         }
     }
 }
@@ -41,10 +45,45 @@ impl AppConfig {
         }
     }
 
-    /// Cookies carry `Secure` when the service is reached over https.
+    /// Cookies carry `Secure` (and the `__Host-` prefix) by default; only a service reached over plain
+    /// http on a loopback address goes without, as a browser would not send them back there.
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        match self.public_url.as_deref() {
+            Some(u) if u.starts_with("https://") => true,
+            Some(u) => !is_loopback_url(u),
+            None => !self.listen_loopback,
+        }
     }
+
+    /// Rule for forms: a browser's `Origin` must be this service's own. With a public URL that is its
+    /// origin; without one, the `Host` the request was sent to.
+    pub fn same_origin(&self, origin: &str, host: Option<&str>) -> bool {
+        let origin = origin.trim().trim_end_matches('/');
+        match self.public_url.as_deref() {
+            Some(u) => origin_of(u).is_some_and(|o| o.eq_ignore_ascii_case(origin)),
+            None => match (origin.split_once("://"), host) {
+                (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host.trim()),
+                _ => false,
+            },
+        }
+    }
+}
+
+/// `scheme://authority` of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), authority))
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let Some(o) = origin_of(url) else { return false };
+    let authority = o.split_once("://").map_or("", |(_, a)| a);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -58,5 +97,32 @@ mod tests {
         assert_eq!(own.details_url(&id), format!("https://billing.example/billing/profiles/{id}"));
         let ext = AppConfig { details_url_template: Some("https://portal.example/p/{id}".into()), ..Default::default() };
         assert_eq!(ext.details_url(&id), format!("https://portal.example/p/{id}"));
+    }
+
+    #[test]
+    fn hardening_cookies_are_secure_unless_plain_http_on_loopback() {
+        let with = |public_url: Option<&str>, listen_loopback: bool| AppConfig {
+            public_url: public_url.map(str::to_owned),
+            listen_loopback,
+            ..Default::default()
+        };
+        assert!(!with(None, true).secure_cookies());
+        assert!(with(None, false).secure_cookies());
+        assert!(with(Some("https://billing.example"), true).secure_cookies());
+        assert!(with(Some("http://billing.example"), false).secure_cookies());
+        assert!(!with(Some("http://127.0.0.1:8080"), true).secure_cookies());
+        assert!(!with(Some("http://[::1]:8080/"), true).secure_cookies());
+    }
+
+    #[test]
+    fn hardening_forms_accept_only_our_own_origin() {
+        let public = AppConfig { public_url: Some("https://billing.example/app".into()), ..Default::default() };
+        assert!(public.same_origin("https://billing.example", Some("internal:8080")));
+        assert!(!public.same_origin("https://evil.example", Some("billing.example")));
+        assert!(!public.same_origin("null", None));
+        let local = AppConfig::default();
+        assert!(local.same_origin("http://127.0.0.1:8080", Some("127.0.0.1:8080")));
+        assert!(!local.same_origin("http://127.0.0.1:9999", Some("127.0.0.1:8080")));
+        assert!(!local.same_origin("null", Some("127.0.0.1:8080")));
     }
 }

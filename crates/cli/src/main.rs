@@ -331,6 +331,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         public_url: a.public_url.clone(),
         rate_limit_per_minute: a.rate_limit_per_minute,
         dev_sign_in: a.demo,
+        listen_loopback: a.listen.ip().is_loopback(),
         invoice_seller: a.invoice_seller.split(';').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
     };
     let mut state = AppState::new(store.clone(), Authenticator::new(verifier, a.auth.operator_tenant()), dev_issuer, config);
@@ -370,7 +371,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
 
 /// The two faces, side by side: the API's routes and the pages'.
 fn faces(state: &AppState) -> axum::Router<AppState> {
-    pb_api::router(state).merge(pb_web::router())
+    pb_api::router(state).merge(pb_web::router(state))
 }
 
 /// The whole application: both faces behind the shared layers.

@@ -51,7 +51,7 @@ pub use notify::{Notification, OutboxEmail};
 pub use outbox::{FailureOutcome, OutboxEntry, OutboxMessage};
 pub use partners::{PartnerOverview, PutPartnerAccount};
 pub use role_assignments::{BillingScope, RoleAssignment};
-pub use sessions::WebSession;
+pub use sessions::{NewWebSession, SignInMethod, WebSession};
 pub use tenants::Tenant;
 pub use ts::Ts;
 pub use users::{NewUser, SeenUser};

@@ -26,6 +26,16 @@ pub fn forbidden_csrf() -> Response {
         .into_response()
 }
 
+/// The refusal of a form posted from another site's page.
+pub fn forbidden_origin() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<h1>Refused</h1><p>This form was sent from another site. Open the page here and send it again.</p>",
+    )
+        .into_response()
+}
+
 /// A submitted form `F` of the signed-in user `U` (a [`WebUser`], or one the page checks further),
 /// with its
 /// CSRF token checked against the session's.

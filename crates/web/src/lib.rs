@@ -32,7 +32,7 @@ fn asset(body: &'static str, ctype: &'static str) -> Response {
 }
 
 /// The pages' face: its routes, which the binary merges beside the API's.
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(signin::home))
         .route("/signin", get(signin::signin_page).post(signin::signin_submit))
@@ -59,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .route("/static/htmx.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), session::same_origin_forms))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(

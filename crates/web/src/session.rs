@@ -8,9 +8,20 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pb_app::{AppState, TenantUser};
+use pb_store::SignInMethod;
 use sha2::{Digest, Sha256};
 
 use crate::views::ErrorPage;
+
+/// Cookie names: with `Secure`, the `__Host-` prefix too, so that no sibling host or plain-http
+/// page can plant or overwrite them.
+pub fn cookie_name(state: &AppState, base: &'static str) -> &'static str {
+    match (state.config.secure_cookies(), base) {
+        (true, "pb_session") => "__Host-pb_session",
+        (true, "pb_signin_csrf") => "__Host-pb_signin_csrf",
+        _ => base,
+    }
+}
 
 pub const SESSION_COOKIE: &str = "pb_session";
 pub const SIGNIN_CSRF_COOKIE: &str = "pb_signin_csrf";
@@ -37,10 +48,38 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     })
 }
 
-/// A `Set-Cookie` value with the attributes every cookie here carries.
-pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
+/// A `Set-Cookie` value with the attributes every cookie here carries; `base` is the cookie's name
+/// before [`cookie_name`] prefixes it.
+pub fn set_cookie(state: &AppState, base: &'static str, value: &str, max_age: i64) -> String {
+    let name = cookie_name(state, base);
     let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+/// Refuses a form POST that a browser sent from another origin (besides the CSRF token, which
+/// stops forgeries the browser does not label). Requests without `Origin` come from clients that
+/// are not browsers or from same-origin navigations of old browsers; a `Sec-Fetch-Site` of
+/// `cross-site` is refused either way.
+pub async fn same_origin_forms(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() == Method::GET || req.method() == Method::HEAD || req.method() == Method::OPTIONS {
+        return next.run(req).await;
+    }
+    let h = req.headers();
+    let text = |name: header::HeaderName| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let host = text(header::HOST);
+    let cross_site = h.get("sec-fetch-site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    let foreign = match text(header::ORIGIN) {
+        Some(origin) => !state.config.same_origin(&origin, host.as_deref()),
+        None => cross_site,
+    };
+    if foreign {
+        return crate::extract::forbidden_origin();
+    }
+    next.run(req).await
 }
 
 /// Constant-time comparison of two tokens.
@@ -76,13 +115,17 @@ impl FromRequestParts<AppState> for WebUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let to_signin = || Redirect::to("/signin").into_response();
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(to_signin)?;
+        let token = cookie(&parts.headers, cookie_name(state, SESSION_COOKIE)).ok_or_else(to_signin)?;
         let hash = hash_token(&token);
         let failed = |e: pb_store::StoreError| {
             tracing::error!(error = %e, "session lookup failed");
             ErrorPage::respond(None, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment.")
         };
         let session = state.store.web_session(&hash).await.map_err(failed)?.ok_or_else(to_signin)?;
+        // A session of the demo sign-in page is worth nothing once the server runs without --demo.
+        if session.method == SignInMethod::Demo && !state.config.dev_sign_in {
+            return Err(to_signin());
+        }
         let who =
             TenantUser::from_session(&state.store, &session, pb_app::request_id(parts)).await.map_err(failed)?.ok_or_else(to_signin)?;
         let here = (parts.method == Method::GET || parts.method == Method::HEAD)

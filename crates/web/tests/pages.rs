@@ -7,6 +7,8 @@
 
 #[path = "pages/commerce.rs"]
 mod commerce;
+#[path = "pages/hardening.rs"]
+mod hardening;
 #[path = "pages/notifications.rs"]
 mod notifications;
 
@@ -18,8 +20,8 @@ use pb_store::testing::user_ctx;
 use pb_store::{Ctx, NewUser, PutPartnerAccount, Store, both_backends};
 
 /// The pages' face alone: they stand on the shared floor, not on the API.
-fn faces(_: &AppState) -> axum::Router<AppState> {
-    pb_web::router()
+fn faces(state: &AppState) -> axum::Router<AppState> {
+    pb_web::router(state)
 }
 
 struct Web {
@@ -49,7 +51,7 @@ impl Web {
     async fn sign_in(&self, email: &str) -> String {
         let page = self.send("GET", "/signin", None, None).await;
         let set = cookies(&page);
-        let csrf_cookie = set.iter().find(|c| c.starts_with("pb_signin_csrf=")).cloned().unwrap_or_default();
+        let csrf_cookie = set.iter().find(|c| c.contains("pb_signin_csrf=")).cloned().unwrap_or_default();
         let csrf = value_after(&page.html, "name=\"csrf\" value=\"");
         let button = page.html.find(&format!("data-email=\"{email}\"")).unwrap_or_else(|| panic!("{email} not listed"));
         let form_start = page.html[..button].rfind("<form").unwrap_or(0);
@@ -59,7 +61,7 @@ impl Web {
         let cookie = csrf_cookie.split(';').next().unwrap_or_default().to_owned();
         let r = self.send("POST", "/signin", Some(&cookie), Some(format!("csrf={csrf}&tenant_id={tenant}&user_id={user}"))).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
-        let session = cookies(&r).into_iter().find(|c| c.starts_with("pb_session=")).unwrap_or_default();
+        let session = cookies(&r).into_iter().find(|c| c.contains("pb_session=") && !c.contains("Max-Age=0")).unwrap_or_default();
         session.split(';').next().unwrap_or_default().to_owned()
     }
 }

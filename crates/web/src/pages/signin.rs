@@ -7,11 +7,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pb_app::AppState;
 use pb_domain::PartnerRole;
+use pb_store::{NewWebSession, SignInMethod};
 use serde::Deserialize;
 
 use crate::extract::{CsrfForm, CsrfProtected, forbidden_csrf};
 use crate::render::{error_page, see_other, with_status};
-use crate::session::{SESSION_COOKIE, SESSION_TTL, SIGNIN_CSRF_COOKIE, cookie, hash_token, random_token, same_token, set_cookie};
+use crate::session::{
+    SESSION_COOKIE, SESSION_TTL, SIGNIN_CSRF_COOKIE, cookie, cookie_name, hash_token, random_token, same_token, set_cookie,
+};
 use crate::views::{ErrorPage, SigninPage, SigninTenant, SigninUser};
 
 pub async fn home() -> Response {
@@ -75,7 +78,7 @@ pub async fn signin_submit(State(s): State<AppState>, headers: HeaderMap, Form(f
     if !s.config.dev_sign_in {
         return (StatusCode::NOT_FOUND, "sign-in is not configured").into_response();
     }
-    if !cookie(&headers, SIGNIN_CSRF_COOKIE).is_some_and(|c| same_token(&c, &f.csrf)) {
+    if !cookie(&headers, cookie_name(&s, SIGNIN_CSRF_COOKIE)).is_some_and(|c| same_token(&c, &f.csrf)) {
         return forbidden_csrf();
     }
     let Ok(tenant) = s.store.find_tenant(&f.tenant_id).await else { return see_other("/signin") };
@@ -84,7 +87,18 @@ pub async fn signin_submit(State(s): State<AppState>, headers: HeaderMap, Form(f
     if token.is_empty() {
         return error_page(None, "Something went wrong", "No randomness available for a session.");
     }
-    if let Err(e) = s.store.create_web_session(&hash_token(&token), tenant.id, user.id, &random_token(), SESSION_TTL).await {
+    let (hash, csrf, previous) =
+        (hash_token(&token), random_token(), cookie(&headers, cookie_name(&s, SESSION_COOKIE)).map(|t| hash_token(&t)));
+    let new = NewWebSession {
+        token_hash: &hash,
+        tenant: tenant.id,
+        user: user.id,
+        csrf: &csrf,
+        ttl: SESSION_TTL,
+        method: SignInMethod::Demo,
+        replaces: previous.as_deref(),
+    };
+    if let Err(e) = s.store.create_web_session(&new).await {
         tracing::error!(error = %e, "cannot create session");
         return error_page(None, "Something went wrong", "Please try again.");
     }
