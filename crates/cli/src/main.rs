@@ -13,6 +13,7 @@ use pb_store::{ConnectOptions, Store, redact_url};
 use tracing_subscriber::EnvFilter;
 
 mod demo;
+mod files;
 mod invoices;
 mod mail;
 
@@ -71,9 +72,13 @@ impl DbArgs {
     async fn open(&self, clock: Arc<dyn Clock>) -> Result<Store> {
         let url = self.url();
         if url.starts_with("sqlite:") && self.database.is_none() {
-            std::fs::create_dir_all(&self.data_dir).with_context(|| format!("cannot create data dir {}", self.data_dir.display()))?;
+            files::private_dir(&self.data_dir)?;
         }
-        Store::connect(&url, &ConnectOptions::default(), clock).await.with_context(|| format!("cannot open database {}", redact_url(&url)))
+        let store = Store::connect(&url, &ConnectOptions::default(), clock)
+            .await
+            .with_context(|| format!("cannot open database {}", redact_url(&url)))?;
+        files::private_database(&url)?;
+        Ok(store)
     }
 }
 
@@ -119,6 +124,9 @@ struct ServeArgs {
     /// Seed the demo tenants and users (idempotent) and enable dev sign-in.
     #[arg(long, env = "PB_DEMO")]
     demo: bool,
+    /// Allow --demo on a non-loopback address (anyone who reaches it signs in as anyone).
+    #[arg(long, env = "PB_DEMO_ON_PUBLIC_ADDRESS", requires = "demo")]
+    demo_on_public_address: bool,
     /// Public base URL, e.g. https://billing.example.com.
     #[arg(long, env = "PB_PUBLIC_URL")]
     public_url: Option<String>,
@@ -300,7 +308,13 @@ async fn serve(a: ServeArgs) -> Result<()> {
         Some(c) => c.clone(),
         None => Arc::new(SystemClock),
     };
-    std::fs::create_dir_all(&a.db.data_dir).with_context(|| format!("cannot create data dir {}", a.db.data_dir.display()))?;
+    if a.demo && !a.listen.ip().is_loopback() && !a.demo_on_public_address {
+        bail!(
+            "--demo lets anyone who reaches {} sign in as any user with one click; on a non-loopback address it also needs --demo-on-public-address",
+            a.listen
+        );
+    }
+    files::private_dir(&a.db.data_dir)?;
     tracing::info!(
         listen = %a.listen,
         data_dir = %a.db.data_dir.display(),

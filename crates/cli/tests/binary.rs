@@ -177,3 +177,47 @@ fn migrate_applies_and_is_repeatable() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// Found on the running binary: the data directory (signing key, sessions, every tenant's data) and
+/// the SQLite file were created world-readable under the usual umask.
+#[tokio::test]
+async fn hardening_the_data_dir_is_0700_and_the_database_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("pb-bin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir", &dir.display().to_string()])
+        .env_remove("PB_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline
+        && reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.map(|r| r.status() != 200).unwrap_or(true)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    let (dir_mode, db_mode) = (mode(&dir), mode(&dir.join("partner-billing.db")));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(dir_mode, 0o700, "data dir");
+    assert_eq!(db_mode, 0o600, "database file");
+}
+
+/// `--demo` signs anyone in as anyone: on an address other hosts reach it needs an explicit second flag.
+#[test]
+fn hardening_demo_on_a_public_address_needs_an_explicit_flag() {
+    let dir = std::env::temp_dir().join(format!("pb-bin-{}", uuid::Uuid::new_v4().simple()));
+    let out = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", &format!("0.0.0.0:{}", free_port()), "--data-dir", &dir.display().to_string()])
+        .env_remove("PB_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--demo-on-public-address"), "{err}");
+}
