@@ -8,8 +8,13 @@ pub struct AppConfig {
     pub details_url_template: Option<String>,
     /// `PB_PUBLIC_URL`: the externally visible base URL.
     pub public_url: Option<String>,
-    /// Requests per minute per client before 429.
+    /// Requests per minute per client address before 429.
     pub rate_limit_per_minute: u32,
+    /// Requests per minute per signed-in principal (user or operator) before 429, whatever address
+    /// they come from.
+    pub rate_limit_per_principal_per_minute: u32,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client (`PB_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<crate::client::TrustedProxy>,
     /// Demo mode: the sign-in page lists the users and signs in with one click.
     pub dev_sign_in: bool,
     /// Who issues the invoices: the name, then the address lines (`PB_INVOICE_SELLER`).
@@ -25,6 +30,8 @@ impl Default for AppConfig {
             details_url_template: None,
             public_url: None,
             rate_limit_per_minute: 1200,
+            rate_limit_per_principal_per_minute: 600,
+            trusted_proxies: Vec::new(),
             dev_sign_in: false,
             invoice_seller: vec!["Partner Program Billing".into()],
             listen_loopback: true,

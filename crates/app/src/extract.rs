@@ -36,9 +36,29 @@ impl FromRequestParts<AppState> for Principal {
         }
         let token = bearer(parts)?;
         let p = state.auth.resolve(&state.store, token, request_id(parts)).await?;
+        charge_principal(state, &p)?;
         parts.extensions.insert(p.clone());
         Ok(p)
     }
+}
+
+/// The per-principal budget: a user or operator spreading requests over many addresses (or behind
+/// one shared proxy with others) is still held to it.
+pub fn charge_principal(state: &AppState, p: &Principal) -> Result<(), AuthFailure> {
+    let who = match p {
+        Principal::User(u) => format!("{}:{}", u.tenant.id, u.user.id),
+        Principal::Operator(o) => format!("operator:{}", o.ctx.actor.id()),
+    };
+    charge(state, &who).map_err(|retry_after| AuthFailure::RateLimited { retry_after })
+}
+
+/// [`charge_principal`] for a user of the pages; `Err(seconds to wait)` when over budget.
+pub fn charge_user(state: &AppState, u: &TenantUser) -> Result<(), u64> {
+    charge(state, &format!("{}:{}", u.tenant.id, u.user.id))
+}
+
+fn charge(state: &AppState, who: &str) -> Result<(), u64> {
+    state.rate_limiter.charge(crate::rate_limit::limit_key("principal", who.as_bytes()), state.config.rate_limit_per_principal_per_minute)
 }
 
 impl FromRequestParts<AppState> for TenantUser {

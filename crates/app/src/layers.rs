@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::LatencyUnit;
@@ -17,7 +17,9 @@ use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::AppState;
+use crate::client::client_ip;
 use crate::problem::{PROBLEM_JSON, Problem};
+use crate::rate_limit::{limit_key, too_many_requests};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -126,33 +128,17 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
     if path == "/healthz" || path == "/readyz" || path == "/metrics" {
         return next.run(req).await;
     }
-    // By peer address where it is known (this server is the edge), so that inventing a new bearer
-    // string per request does not escape the limit; else by the Authorization header.
-    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
-    let key = match (peer, req.headers().get(header::AUTHORIZATION)) {
-        (Some(ip), _) => keyed_hash(ip.as_bytes()),
-        (None, Some(v)) => keyed_hash(v.as_bytes()),
-        (None, None) => keyed_hash(b""),
+    // By client address where it is known (this server or a trusted proxy is the edge), so that
+    // inventing a new bearer string per request does not escape the limit; else by the
+    // Authorization header. Each principal also has a budget of its own (see the extractors).
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let key = match (client_ip(peer, req.headers(), &state.config.trusted_proxies), req.headers().get(header::AUTHORIZATION)) {
+        (Some(ip), _) => limit_key("ip", ip.to_string().as_bytes()),
+        (None, Some(v)) => limit_key("authorization", v.as_bytes()),
+        (None, None) => limit_key("anonymous", b""),
     };
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    if !state.rate_limiter.allow(key, state.config.rate_limit_per_minute, secs / 60) {
-        let retry_after = 60 - secs % 60;
-        let mut resp =
-            Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down and retry later").into_response();
-        if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return resp;
+    if let Err(retry_after) = state.rate_limiter.charge(key, state.config.rate_limit_per_minute) {
+        return too_many_requests(retry_after);
     }
     next.run(req).await
-}
-
-/// A keyed hash so that raw tokens are never kept in memory as map keys.
-fn keyed_hash(bytes: &[u8]) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::OnceLock;
-    static STATE: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
-    let mut h = STATE.get_or_init(Default::default).build_hasher();
-    h.write(bytes);
-    h.finish()
 }

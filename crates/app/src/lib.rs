@@ -4,6 +4,7 @@
 //! the one error body, and the layers both stand behind. The binary merges the faces' routers and
 //! hands them to [`compose`].
 
+mod client;
 mod config;
 mod extract;
 pub mod layers;
@@ -14,8 +15,9 @@ mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use client::{TrustedProxy, client_ip};
 pub use config::AppConfig;
-pub use extract::request_id;
+pub use extract::{charge_principal, charge_user, request_id};
 pub use layers::{MAX_BODY_BYTES, compose};
 pub use principal::{AuthFailure, Authenticator, Operator, Principal, TenantUser};
 pub use problem::{PROBLEM_JSON, Problem};

@@ -70,6 +70,9 @@ pub enum AuthFailure {
     WrongCaller(String),
     #[error("cannot resolve the caller: {0}")]
     Store(#[from] StoreError),
+    /// Over the per-principal request budget.
+    #[error("too many requests; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
 }
 
 impl AuthFailure {
@@ -77,6 +80,9 @@ impl AuthFailure {
         match self {
             AuthFailure::Unauthenticated(m) => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", m.clone()),
             AuthFailure::WrongCaller(m) => Problem::new(StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            AuthFailure::RateLimited { .. } => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down and retry later")
+            }
             AuthFailure::Store(_) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -88,8 +94,10 @@ impl AuthFailure {
 
 impl IntoResponse for AuthFailure {
     fn into_response(self) -> Response {
-        if let AuthFailure::Store(e) = &self {
-            tracing::error!(error = %e, "cannot resolve the caller");
+        match &self {
+            AuthFailure::Store(e) => tracing::error!(error = %e, "cannot resolve the caller"),
+            AuthFailure::RateLimited { retry_after } => return crate::rate_limit::too_many_requests(*retry_after),
+            _ => {}
         }
         self.to_problem().into_response()
     }

@@ -160,7 +160,22 @@ impl TestApp {
 
     /// Sends a request; `body` is `(content type, bytes)`.
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<(&str, Vec<u8>)>) -> Resp {
+        self.send_from(None, method, path, headers, body).await
+    }
+
+    /// [`TestApp::send`] as if the connection came from `peer` (what the server's accept loop records).
+    pub async fn send_from(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(path);
+        if let Some(peer) = peer {
+            b = b.extension(axum::extract::ConnectInfo(peer));
+        }
         for (k, v) in headers {
             b = b.header(*k, *v);
         }

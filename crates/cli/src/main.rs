@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use pb_app::{AppConfig, AppState, Authenticator};
+use pb_app::{AppConfig, AppState, Authenticator, TrustedProxy};
 use pb_auth::{DEV_AUDIENCE, DEV_ISSUER, DEV_OPERATOR_TENANT, DevIssuer, JwksSource, Verifier};
 use pb_domain::{AdjustableClock, Clock, Period, SystemClock};
 use pb_store::{ConnectOptions, Store, redact_url};
@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the API and web pages (applies migrations first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(DbArgs),
     /// Print a bearer token of the local dev issuer for a user.
@@ -146,9 +146,16 @@ struct ServeArgs {
     /// How often (seconds) serve checks whether the month just ended still needs its invoices.
     #[arg(long, env = "PB_MONTH_CLOSE_INTERVAL", default_value_t = 60)]
     month_close_interval: u64,
-    /// Requests per minute per client before 429.
+    /// Requests per minute per client address before 429.
     #[arg(long, env = "PB_RATE_LIMIT_PER_MINUTE", default_value_t = 1200)]
     rate_limit_per_minute: u32,
+    /// Requests per minute per signed-in user or operator before 429, whatever their address.
+    #[arg(long, env = "PB_RATE_LIMIT_PER_PRINCIPAL", default_value_t = 600)]
+    rate_limit_per_principal: u32,
+    /// Proxies (addresses or CIDR blocks, comma-separated) whose Forwarded / X-Forwarded-For name
+    /// the client; from anyone else those headers are ignored.
+    #[arg(long, env = "PB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    trusted_proxies: Vec<TrustedProxy>,
     /// Log format: json or pretty.
     #[arg(long, env = "PB_LOG_FORMAT", default_value = "json")]
     log_format: String,
@@ -180,6 +187,10 @@ struct OperatorTokenArgs {
     /// Lifetime, e.g. 1h, 30m, 2d.
     #[arg(long, default_value = "1h")]
     ttl: String,
+}
+
+fn parse_proxy(raw: &str) -> Result<TrustedProxy, String> {
+    TrustedProxy::parse(raw)
 }
 
 fn parse_ttl(raw: &str) -> Result<time::Duration> {
@@ -214,7 +225,7 @@ fn init_logs(format: &str) {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(a) => serve(a).await,
+        Command::Serve(a) => serve(*a).await,
         Command::Migrate(a) => {
             init_logs("pretty");
             let store = a.open(Arc::new(SystemClock)).await?;
@@ -344,6 +355,8 @@ async fn serve(a: ServeArgs) -> Result<()> {
         details_url_template: a.details_url_template.clone(),
         public_url: a.public_url.clone(),
         rate_limit_per_minute: a.rate_limit_per_minute,
+        rate_limit_per_principal_per_minute: a.rate_limit_per_principal,
+        trusted_proxies: a.trusted_proxies.clone(),
         dev_sign_in: a.demo,
         listen_loopback: a.listen.ip().is_loopback(),
         invoice_seller: a.invoice_seller.split(';').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),

@@ -128,6 +128,18 @@ impl FromRequestParts<AppState> for WebUser {
         }
         let who =
             TenantUser::from_session(&state.store, &session, pb_app::request_id(parts)).await.map_err(failed)?.ok_or_else(to_signin)?;
+        if let Err(retry_after) = pb_app::charge_user(state, &who) {
+            let mut r = ErrorPage::respond(
+                None,
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+                "You are sending requests faster than this service allows. Wait a moment and try again.",
+            );
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Err(r);
+        }
         let here = (parts.method == Method::GET || parts.method == Method::HEAD)
             .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
             .flatten();

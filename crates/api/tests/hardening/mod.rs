@@ -122,3 +122,46 @@ pb_store::both_backends!(with crate::support::app;
     hardening_concurrent_section_deletes_keep_the_last_section,
     hardening_request_id_is_kept_only_when_short_and_token_like,
 );
+
+/// `GET /api/v1/me` from `peer` (as the server's accept loop records it), with extra headers.
+async fn from_peer(app: &TestApp, peer: &str, token: &str, headers: &[(&str, &str)]) -> u16 {
+    let auth = format!("Bearer {token}");
+    let mut all = vec![("authorization", auth.as_str())];
+    all.extend_from_slice(headers);
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    app.send_from(Some(addr), "GET", "/api/v1/me", &all, None).await.status.as_u16()
+}
+
+/// Found on the running binary: the only limit was per address, so one user spreading requests
+/// over many addresses was never held back; and `X-Forwarded-For` was either ignored (everyone
+/// behind a proxy shared one budget) or, had it been read, anyone could have invented it.
+#[tokio::test]
+async fn hardening_rate_limits_per_principal_and_only_trusted_proxies_name_the_client() {
+    let Some(store) = pb_store::testing::store(pb_store::Backend::Sqlite, "rate_limit_principal").await else { return };
+    let config = pb_app::AppConfig {
+        rate_limit_per_minute: 3,
+        rate_limit_per_principal_per_minute: 4,
+        trusted_proxies: vec![pb_app::TrustedProxy::parse("10.0.0.0/8").unwrap()],
+        ..Default::default()
+    };
+    let app = TestApp::with_config(store, config, crate::support::faces).await;
+    let t = app.tenant("Limits", "US", "active").await;
+    // Behind the trusted proxy each forwarded client has its own address budget...
+    for client in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        assert_eq!(from_peer(&app, "10.0.0.1", &t.plain, &[("x-forwarded-for", client)]).await, 200);
+    }
+    // ...but the same principal over many addresses runs out of its own budget.
+    let r = from_peer(&app, "10.0.0.1", &t.plain, &[("x-forwarded-for", "203.0.113.4")]).await;
+    assert_eq!(r, 200);
+    assert_eq!(from_peer(&app, "10.0.0.1", &t.plain, &[("x-forwarded-for", "203.0.113.5")]).await, 429);
+    // Another principal still gets in.
+    assert_eq!(from_peer(&app, "10.0.0.1", &t.ga, &[("x-forwarded-for", "203.0.113.6")]).await, 200);
+    // An untrusted peer cannot pick its address with the header: its three requests share one budget.
+    for (i, fake) in ["198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"].into_iter().enumerate() {
+        let expect = if i < 3 { 200 } else { 429 };
+        assert_eq!(from_peer(&app, "192.0.2.50", &t.mcpp, &[("x-forwarded-for", fake)]).await, expect, "request {i}");
+    }
+    let auth = format!("Bearer {}", t.ga);
+    let r = app.send_from(Some("10.0.0.1:1".parse().unwrap()), "GET", "/api/v1/me", &[("authorization", &auth)], None).await;
+    assert_eq!(r.status, 200);
+}
