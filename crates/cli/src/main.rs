@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 mod demo;
 mod files;
+mod http;
 mod invoices;
 mod mail;
 
@@ -156,6 +157,12 @@ struct ServeArgs {
     /// the client; from anyone else those headers are ignored.
     #[arg(long, env = "PB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
     trusted_proxies: Vec<TrustedProxy>,
+    /// Seconds a client has to send a request's header before its connection is closed.
+    #[arg(long, env = "PB_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Open connections one client address may hold; more are closed on accept.
+    #[arg(long, env = "PB_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    max_connections_per_ip: usize,
     /// Log format: json or pretty.
     #[arg(long, env = "PB_LOG_FORMAT", default_value = "json")]
     log_format: String,
@@ -377,13 +384,11 @@ async fn serve(a: ServeArgs) -> Result<()> {
         let _ = stop.send(true);
     });
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "listening");
-    let mut stopped_http = stopped;
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            let _ = stopped_http.wait_for(|s| *s).await;
-        })
-        .await
-        .context("server error")?;
+    let limits = http::Limits {
+        header_read_timeout: std::time::Duration::from_secs(a.header_read_timeout.max(1)),
+        max_connections_per_ip: a.max_connections_per_ip.max(1),
+    };
+    http::serve(listener, app, limits, stopped).await.context("server error")?;
     // A month close or a reminder sweep cut short rolls back its open transaction; the next start
     // finishes it. The email in flight is let finish (rule T4), within its SMTP timeout.
     month_close.abort();

@@ -41,6 +41,10 @@ fn cli(dir: &Path, db: &str, args: &[&str]) -> std::process::Output {
 }
 
 async fn start(db: String, demo: bool) -> Server {
+    start_with(db, demo, &[]).await
+}
+
+async fn start_with(db: String, demo: bool, extra: &[&str]) -> Server {
     let dir = std::env::temp_dir().join(format!("pb-bin-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
@@ -49,6 +53,7 @@ async fn start(db: String, demo: bool) -> Server {
     if demo {
         cmd.arg("--demo");
     }
+    cmd.args(extra);
     let log = std::fs::File::create(dir.join("server.log")).unwrap();
     let child = cmd.stdout(Stdio::from(log.try_clone().unwrap())).stderr(Stdio::from(log)).spawn().unwrap();
     let server = Server { child, base: format!("http://127.0.0.1:{port}"), dir, db };
@@ -220,4 +225,43 @@ fn hardening_demo_on_a_public_address_needs_an_explicit_flag() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--demo-on-public-address"), "{err}");
+}
+
+/// Found on the running binary: 2 000 connections that sent half a request header were all held
+/// open indefinitely. Now a header has a deadline, and one address holds a bounded number of
+/// connections.
+#[tokio::test]
+async fn hardening_slow_clients_are_cut_off_and_connections_capped_per_address() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = std::env::temp_dir().join(format!("pb-bin-{}", uuid::Uuid::new_v4().simple()));
+    let db = format!("sqlite://{}/slow.db", dir.display());
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = start_with(db, false, &["--header-read-timeout", "1", "--max-connections-per-ip", "4"]).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    // The readiness check's keep-alive connection must be gone first, or it holds one of the four.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+        slow.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A fifth connection from the same address is closed at once.
+    let mut fifth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _ = fifth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), fifth.read(&mut buf)).await.expect("closed, not left hanging").unwrap_or(0);
+    let log = std::fs::read_to_string(s.dir.join("server.log")).unwrap_or_default();
+    assert_eq!(n, 0, "over the cap: {:?}\n{log}", String::from_utf8_lossy(&buf[..n]));
+    // The slow ones are cut off once their header is late.
+    for c in &mut slow {
+        let r = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await;
+        assert!(r.is_ok(), "a half-sent header is not held open");
+    }
+    drop(slow);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Their slots are free again: an ordinary request goes through.
+    let r = reqwest::get(format!("{}/healthz", s.base)).await.unwrap();
+    assert_eq!(r.status(), 200);
 }
