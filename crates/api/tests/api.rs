@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a value must be there")]
 
 mod hardening;
+mod matrix;
 mod rules;
 mod support;
 
