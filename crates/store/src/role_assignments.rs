@@ -88,6 +88,19 @@ async fn assignment_in_tx(tx: &mut Tx, cx: &UserCtx, id: RoleAssignmentId) -> Re
 }
 
 impl Store {
+    /// Whether the caller may grant and revoke roles on a scope (the pages show the forms then).
+    pub async fn may_manage_roles(&self, cx: &UserCtx, scope: BillingScope) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let chain = chain_of(&mut tx, cx, scope).await?;
+        let r = require_on(&mut tx, cx, &chain, BillingAction::ManageRoles).await;
+        tx.commit().await?;
+        match r {
+            Ok(_) => Ok(true),
+            Err(StoreError::Forbidden(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The assignments on a scope and those inherited from above it, top scope first, then oldest first;
     /// whoever reads the scope reads them.
     pub async fn list_role_assignments(&self, cx: &UserCtx, scope: BillingScope) -> Result<Vec<RoleAssignment>> {

@@ -16,7 +16,7 @@ mod session;
 mod spend_chart;
 mod views;
 
-use pages::{billing_profile, invoices, legal_profile, link_flow, membership, notifications, profile_details, purchase, signin};
+use pages::{billing_profile, invoices, legal_profile, link_flow, membership, notifications, profile_details, purchase, roles, signin};
 
 pub use session::WebUser;
 
@@ -56,6 +56,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/billing/profiles/{id}", get(profile_details::profile_details_page))
         .route("/billing/profiles/{id}/payment-instruments", post(profile_details::payment_instrument_submit))
         .route("/billing/profiles/{id}/primary-contact", post(profile_details::primary_contact_submit))
+        .route("/billing/profiles/{id}/roles", post(roles::grant_submit))
+        .route("/billing/roles/{id}/revoke", post(roles::revoke_submit))
         .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .route("/static/htmx.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))

@@ -276,6 +276,8 @@ pub struct ProfileDetailsPage {
     pub contact_name: String,
     pub contact_email: String,
     pub contact_phone: String,
+    /// Who holds which role here (rule A2); `None` when the caller may not read the assignments.
+    pub roles_section: Option<crate::pages::roles::RolesSection>,
 }
 
 impl ProfileDetailsPage {

@@ -11,6 +11,8 @@ mod commerce;
 mod hardening;
 #[path = "pages/notifications.rs"]
 mod notifications;
+#[path = "pages/roles.rs"]
+mod roles;
 
 use axum::http::{StatusCode, header};
 use pb_app::testing::{Resp, TestApp};

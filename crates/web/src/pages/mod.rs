@@ -8,4 +8,5 @@ pub mod membership;
 pub mod notifications;
 pub mod profile_details;
 pub mod purchase;
+pub mod roles;
 pub mod signin;

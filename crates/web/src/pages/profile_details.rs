@@ -23,6 +23,8 @@ use crate::views::{AccountSummary, ProfileDetailsPage};
 pub struct DetailsQuery {
     added: Option<String>,
     contact: Option<String>,
+    /// The outcome of a grant or revoke form (see `roles::outcome_words`).
+    roles: Option<String>,
 }
 
 /// Which success banner to show after a form's 303.
@@ -30,6 +32,7 @@ pub struct DetailsQuery {
 struct Banner {
     added: bool,
     contact_saved: bool,
+    roles: Option<&'static str>,
 }
 
 /// What the page's forms held when one is shown again with its errors.
@@ -48,7 +51,8 @@ pub async fn profile_details_page(
     Path(id): Path<String>,
     Query(q): Query<DetailsQuery>,
 ) -> Response {
-    let banner = Banner { added: q.added.is_some(), contact_saved: q.contact.is_some() };
+    let roles = q.roles.as_deref().and_then(super::roles::outcome_words);
+    let banner = Banner { added: q.added.is_some(), contact_saved: q.contact.is_some(), roles };
     details(&s, &u, &id, banner, Vec::new(), Typed::default()).await
 }
 
@@ -119,6 +123,7 @@ async fn details(s: &AppState, u: &WebUser, id: &str, banner: Banner, errors: Ve
         contact_name: typed.contact_name,
         contact_email: typed.contact_email,
         contact_phone: typed.contact_phone,
+        roles_section: super::roles::section(s, u, &p, banner.roles.map(str::to_owned)).await,
     }
     .into_response();
     if failed { with_status(r, StatusCode::UNPROCESSABLE_ENTITY) } else { r }

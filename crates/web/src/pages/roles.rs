@@ -1,0 +1,186 @@
+//! The "Roles" section of the billing profile page (rule A2): who holds which role on the profile
+//! and on its account above it, and, for owners, forms to grant a role to a user of the tenant
+//! (picked by name and email) and to revoke one. The store decides every permission, the last-owner
+//! rule included; this module only puts its answers into words.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use pb_app::AppState;
+use pb_domain::{BillingProfileId, BillingRole, BillingScopeKind, RoleAssignmentId, UserId};
+use pb_store::{BillingProfile, BillingScope, StoreError};
+use serde::Deserialize;
+
+use super::billing_profile::render_error;
+use crate::extract::{CsrfForm, CsrfProtected};
+use crate::render::see_other;
+use crate::session::WebUser;
+
+/// One assignment as the page shows it.
+#[derive(Debug, Clone)]
+pub struct RoleRow {
+    pub id: String,
+    pub user: String,
+    pub role: String,
+    pub scope: String,
+}
+
+/// A user of the tenant to pick in the grant form.
+#[derive(Debug, Clone)]
+pub struct UserChoice {
+    pub id: String,
+    pub label: String,
+}
+
+/// The section's data.
+#[derive(Debug, Clone, Default)]
+pub struct RolesSection {
+    pub rows: Vec<RoleRow>,
+    /// Empty when the caller may not grant or revoke.
+    pub users: Vec<UserChoice>,
+    /// `(value, words)` of the scopes the caller may grant on, and the roles of each.
+    pub scopes: Vec<(String, String)>,
+    pub roles: Vec<(String, String)>,
+    pub message: Option<String>,
+}
+
+fn role_words(r: BillingRole) -> &'static str {
+    match r {
+        BillingRole::Owner => "Owner",
+        BillingRole::Contributor => "Contributor",
+        BillingRole::Reader => "Reader",
+        BillingRole::InvoiceManager => "Invoice manager",
+        BillingRole::SubscriptionCreator => "Subscription creator",
+    }
+}
+
+/// The section for a profile; `None` when the caller may not read its role assignments.
+pub async fn section(s: &AppState, u: &WebUser, p: &BillingProfile, message: Option<String>) -> Option<RolesSection> {
+    let cx = &u.who.cx;
+    let list = s.store.list_role_assignments(cx, BillingScope::Profile(p.id)).await.ok()?;
+    let users = s.store.list_users(u.who.tenant.id).await.unwrap_or_default();
+    let name_of =
+        |id: UserId| users.iter().find(|x| x.id == id).map_or_else(|| id.to_string(), |x| format!("{} ({})", x.display_name, x.email));
+    let rows = list
+        .iter()
+        .map(|a| RoleRow {
+            id: a.id.to_string(),
+            user: name_of(a.user_id),
+            role: role_words(a.role).to_owned(),
+            scope: if a.scope_kind == BillingScopeKind::BillingAccount { "Billing account".into() } else { "This billing profile".into() },
+        })
+        .collect();
+    let mut scopes = Vec::new();
+    if s.store.may_manage_roles(cx, BillingScope::Profile(p.id)).await.unwrap_or(false) {
+        scopes.push(("profile".to_owned(), "This billing profile".to_owned()));
+    }
+    if s.store.may_manage_roles(cx, BillingScope::Account(p.billing_account_id)).await.unwrap_or(false) {
+        scopes.push(("account".to_owned(), "Its billing account".to_owned()));
+    }
+    let (users, roles) = if scopes.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let choices =
+            users.iter().map(|x| UserChoice { id: x.id.to_string(), label: format!("{} ({})", x.display_name, x.email) }).collect();
+        let roles = [BillingRole::Owner, BillingRole::Contributor, BillingRole::Reader, BillingRole::InvoiceManager]
+            .into_iter()
+            .map(|r| (r.as_str().to_owned(), role_words(r).to_owned()))
+            .collect();
+        (choices, roles)
+    };
+    Some(RolesSection { rows, users, scopes, roles, message })
+}
+
+#[derive(Deserialize)]
+pub struct GrantSubmit {
+    csrf: String,
+    user_id: String,
+    role: String,
+    scope: String,
+}
+
+impl CsrfProtected for GrantSubmit {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Where the page goes back to, with the outcome in words for the banner.
+fn back(profile: BillingProfileId, outcome: &str) -> Response {
+    see_other(&format!("/billing/profiles/{profile}?roles={outcome}"))
+}
+
+/// The outcome codes the page turns into sentences.
+pub fn outcome_words(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "granted" => "The role was granted.",
+        "revoked" => "The role was revoked.",
+        "last_owner" => "Not revoked: this is the billing account's last owner. Grant the owner role to someone else first.",
+        "already" => "That user already holds this role here.",
+        "not_at_scope" => "Not granted: an invoice manager is a role of a billing profile, not of a billing account.",
+        "forbidden" => "Not done: granting and revoking roles needs the owner role.",
+        "invalid" => "Not granted: choose a user of your organisation and a role.",
+        _ => return None,
+    })
+}
+
+fn code_of(e: &StoreError) -> Option<&'static str> {
+    match e {
+        StoreError::Conflict { code: "last_owner", .. } => Some("last_owner"),
+        StoreError::Conflict { code: "role_already_assigned", .. } => Some("already"),
+        StoreError::Invalid { code: "role_not_at_scope", .. } => Some("not_at_scope"),
+        StoreError::Invalid { .. } => Some("invalid"),
+        StoreError::Forbidden(_) => Some("forbidden"),
+        _ => None,
+    }
+}
+
+pub async fn grant_submit(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm { user: u, form: f }: CsrfForm<GrantSubmit>,
+) -> Response {
+    let Ok(profile) = BillingProfileId::parse(&id) else { return see_other("/account/billing-profile") };
+    let (Ok(user), Some(role)) = (UserId::parse(&f.user_id), BillingRole::parse(&f.role)) else { return back(profile, "invalid") };
+    let scope = match f.scope.as_str() {
+        "account" => match s.store.get_billing_profile(&u.who.cx, profile).await {
+            Ok(p) => BillingScope::Account(p.billing_account_id),
+            Err(e) => return render_error(&s, &u, e).await,
+        },
+        _ => BillingScope::Profile(profile),
+    };
+    match s.store.grant_role_assignment(&u.who.cx, scope, user, role).await {
+        Ok(_) => back(profile, "granted"),
+        Err(e) => match code_of(&e) {
+            Some(code) => back(profile, code),
+            None => render_error(&s, &u, e).await,
+        },
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RevokeSubmit {
+    csrf: String,
+    profile: String,
+}
+
+impl CsrfProtected for RevokeSubmit {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+pub async fn revoke_submit(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm { user: u, form: f }: CsrfForm<RevokeSubmit>,
+) -> Response {
+    let Ok(profile) = BillingProfileId::parse(&f.profile) else { return see_other("/account/billing-profile") };
+    let Ok(assignment) = RoleAssignmentId::parse(&id) else { return back(profile, "invalid") };
+    match s.store.revoke_role_assignment(&u.who.cx, assignment).await {
+        Ok(()) => back(profile, "revoked"),
+        Err(e) => match code_of(&e) {
+            Some(code) => back(profile, code),
+            None => render_error(&s, &u, e).await,
+        },
+    }
+}
