@@ -96,7 +96,7 @@ impl Store {
 
     /// The accounts the caller may see (all of the tenant's for a global admin, rule A3; else those
     /// where they hold a role on the account or one of its profiles), with their profiles and whether
-    /// the agreement was accepted. Five queries whatever the page holds.
+    /// the agreement was accepted. Six queries whatever the page holds.
     pub async fn list_billing_accounts(
         &self,
         cx: &UserCtx,
