@@ -128,6 +128,17 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// The tenant user an already verified token (an OIDC ID token) names; operators do not sign in
+    /// to the pages.
+    pub async fn user_from_claims(&self, store: &Store, claims: &Claims, request_id: Option<String>) -> Result<TenantUser, AuthFailure> {
+        if claims.is_operator_of(self.operator_tenant.as_deref()) {
+            return Err(AuthFailure::WrongCaller("platform operators use the API, not the pages".into()));
+        }
+        resolve_user(store, claims, request_id).await
+    }
+}
+
 async fn resolve_user(store: &Store, claims: &Claims, request_id: Option<String>) -> Result<TenantUser, AuthFailure> {
     let unauthenticated = |m: &str| AuthFailure::Unauthenticated(m.to_owned());
     let tid = claims.tid.as_deref().ok_or_else(|| unauthenticated("the token has no tid (tenant) claim"))?;

@@ -22,6 +22,8 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// The store's clock when `serve --test-clock` lets operators move it forward.
     pub test_clock: Option<Arc<AdjustableClock>>,
+    /// OpenID Connect sign-in for the pages, when an external provider is configured.
+    pub oidc: Option<Arc<pb_auth::OidcClient>>,
 }
 
 impl AppState {
@@ -34,7 +36,13 @@ impl AppState {
             metrics: metrics_handle(),
             rate_limiter: RateLimiter::default(),
             test_clock: None,
+            oidc: None,
         }
+    }
+
+    /// This state with OpenID Connect sign-in for the pages.
+    pub fn with_oidc(self, oidc: pb_auth::OidcClient) -> AppState {
+        AppState { oidc: Some(Arc::new(oidc)), ..self }
     }
 
     /// This state with an operator-settable clock (which must be the store's clock).

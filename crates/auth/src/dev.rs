@@ -124,6 +124,7 @@ impl DevIssuer {
             name: None,
             wids: Vec::new(),
             roles: Vec::new(),
+            nonce: None,
         }
     }
 

@@ -6,9 +6,11 @@
 //! and the signature are all checked. `alg: none` and HMAC are refused before any key is looked at.
 
 mod dev;
+mod oidc;
 mod verify;
 
 pub use dev::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer};
+pub use oidc::{LoginStart, OidcClient, OidcError, OidcSettings, pkce_challenge};
 pub use verify::{AuthError, JwksSource, Verifier};
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,9 @@ pub struct Claims {
     pub wids: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// An ID token's binding to its sign-in (OIDC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 impl Claims {

@@ -184,7 +184,7 @@ impl Verifier {
 }
 
 /// `https://`, or `http://` to a loopback address (a local issuer in development and tests).
-fn jwks_url_is_safe(url: &str) -> bool {
+pub(crate) fn jwks_url_is_safe(url: &str) -> bool {
     let Ok(u) = reqwest::Url::parse(url) else { return false };
     match u.scheme() {
         "https" => true,

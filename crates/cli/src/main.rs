@@ -1,13 +1,14 @@
 //! `partner-billing`: serve, migrate, token, operator-token, invoices run.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use identity::{AuthArgs, OidcArgs, oidc_client, verifier};
 use pb_app::{AppConfig, AppState, Authenticator, TrustedProxy};
-use pb_auth::{DEV_AUDIENCE, DEV_ISSUER, DEV_OPERATOR_TENANT, DevIssuer, JwksSource, Verifier};
+use pb_auth::{DEV_OPERATOR_TENANT, DevIssuer};
 use pb_domain::{AdjustableClock, Clock, Period, SystemClock};
 use pb_store::{ConnectOptions, Store, redact_url};
 use tracing_subscriber::EnvFilter;
@@ -15,6 +16,7 @@ use tracing_subscriber::EnvFilter;
 mod demo;
 mod files;
 mod http;
+mod identity;
 mod invoices;
 mod mail;
 
@@ -83,34 +85,6 @@ impl DbArgs {
     }
 }
 
-#[derive(Args, Debug, Clone)]
-struct AuthArgs {
-    /// External token issuer (`iss`); unset means the local dev issuer.
-    #[arg(long, env = "PB_AUTH_ISSUER")]
-    auth_issuer: Option<String>,
-    /// Expected `aud` of external tokens.
-    #[arg(long, env = "PB_AUTH_AUDIENCE")]
-    auth_audience: Option<String>,
-    /// The external issuer's JWKS: an https:// URL or a file path.
-    #[arg(long, env = "PB_AUTH_JWKS")]
-    auth_jwks: Option<String>,
-    /// The platform's own directory (`tid`): only its tokens with the `Platform.Operator` role are
-    /// operators. Defaults to the dev issuer's operator directory; with an external issuer, unset
-    /// means no operators.
-    #[arg(long, env = "PB_OPERATOR_TENANT")]
-    operator_tenant: Option<String>,
-}
-
-impl AuthArgs {
-    fn operator_tenant(&self) -> Option<String> {
-        match (&self.operator_tenant, &self.auth_issuer) {
-            (Some(t), _) => Some(t.trim().to_owned()),
-            (None, None) => Some(DEV_OPERATOR_TENANT.to_owned()),
-            (None, Some(_)) => None,
-        }
-    }
-}
-
 #[derive(Args, Debug)]
 struct ServeArgs {
     #[command(flatten)]
@@ -119,6 +93,8 @@ struct ServeArgs {
     auth: AuthArgs,
     #[command(flatten)]
     mail: mail::MailArgs,
+    #[command(flatten)]
+    oidc: OidcArgs,
     /// Address to listen on.
     #[arg(long, env = "PB_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -292,29 +268,6 @@ fn operator_token(a: OperatorTokenArgs) -> Result<()> {
     Ok(())
 }
 
-async fn verifier(auth: &AuthArgs, data_dir: &Path) -> Result<(Verifier, Option<Arc<DevIssuer>>)> {
-    match &auth.auth_issuer {
-        Some(issuer) => {
-            let audience = auth.auth_audience.clone().context("PB_AUTH_AUDIENCE is required with PB_AUTH_ISSUER")?;
-            let jwks = auth.auth_jwks.clone().context("PB_AUTH_JWKS (URL or file) is required with PB_AUTH_ISSUER")?;
-            let source = if jwks.starts_with("https://") || jwks.starts_with("http://") {
-                JwksSource::Url(jwks)
-            } else {
-                JwksSource::File(jwks.into())
-            };
-            let v = Verifier::new(issuer.clone(), audience, source).await.map_err(anyhow::Error::msg)?;
-            Ok((v, None))
-        }
-        None => {
-            let dev = DevIssuer::load_or_create(data_dir)?;
-            let set = serde_json::from_value(dev.jwks()).context("dev JWKS")?;
-            let v =
-                Verifier::new(DEV_ISSUER.to_owned(), DEV_AUDIENCE.to_owned(), JwksSource::Static(set)).await.map_err(anyhow::Error::msg)?;
-            Ok((v, Some(Arc::new(dev))))
-        }
-    }
-}
-
 async fn serve(a: ServeArgs) -> Result<()> {
     init_logs(&a.log_format);
     let cutover = parse_cutover(&a.purchase_cutover)?;
@@ -371,6 +324,9 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let mut state = AppState::new(store.clone(), Authenticator::new(verifier, a.auth.operator_tenant()), dev_issuer, config);
     if let Some(c) = test_clock {
         state = state.with_test_clock(c);
+    }
+    if let Some(oidc) = oidc_client(&a).await? {
+        state = state.with_oidc(oidc);
     }
     let app = app(state);
     let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;

@@ -16,7 +16,9 @@ mod session;
 mod spend_chart;
 mod views;
 
-use pages::{billing_profile, invoices, legal_profile, link_flow, membership, notifications, profile_details, purchase, roles, signin};
+use pages::{
+    billing_profile, invoices, legal_profile, link_flow, membership, notifications, oidc, profile_details, purchase, roles, signin,
+};
 
 pub use session::WebUser;
 
@@ -37,6 +39,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/", get(signin::home))
         .route("/signin", get(signin::signin_page).post(signin::signin_submit))
         .route("/signout", post(signin::signout_submit))
+        .route("/signin/oidc", get(oidc::oidc_start))
+        .route("/signin/callback", get(oidc::oidc_callback))
         .route("/account/billing-profile", get(billing_profile::billing_profile_page))
         .route("/account/billing-profile/select-account", get(link_flow::select_account_page))
         .route("/account/billing-profile/new-account", get(link_flow::new_account_form).post(link_flow::new_account_submit))

@@ -19,12 +19,15 @@ pub fn cookie_name(state: &AppState, base: &'static str) -> &'static str {
     match (state.config.secure_cookies(), base) {
         (true, "pb_session") => "__Host-pb_session",
         (true, "pb_signin_csrf") => "__Host-pb_signin_csrf",
+        (true, "pb_oidc") => "__Host-pb_oidc",
         _ => base,
     }
 }
 
 pub const SESSION_COOKIE: &str = "pb_session";
 pub const SIGNIN_CSRF_COOKIE: &str = "pb_signin_csrf";
+/// A sign-in under way with the OIDC provider: its state, nonce and PKCE verifier.
+pub const OIDC_COOKIE: &str = "pb_oidc";
 pub const SESSION_TTL: time::Duration = time::Duration::hours(8);
 
 /// A random URL-safe token of 32 bytes; empty when the OS has no randomness to give, which no

@@ -11,6 +11,8 @@ mod commerce;
 mod hardening;
 #[path = "pages/notifications.rs"]
 mod notifications;
+#[path = "pages/oidc.rs"]
+mod oidc;
 #[path = "pages/roles.rs"]
 mod roles;
 

@@ -6,6 +6,7 @@ pub mod legal_profile;
 pub mod link_flow;
 pub mod membership;
 pub mod notifications;
+pub mod oidc;
 pub mod profile_details;
 pub mod purchase;
 pub mod roles;

@@ -36,6 +36,9 @@ fn role_words(u: &pb_store::User) -> String {
 }
 
 pub async fn signin_page(State(s): State<AppState>) -> Response {
+    if !s.config.dev_sign_in && s.oidc.is_some() {
+        return see_other("/signin/oidc");
+    }
     if !s.config.dev_sign_in {
         let page = ErrorPage {
             chrome: None,
