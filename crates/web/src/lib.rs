@@ -17,7 +17,8 @@ mod spend_chart;
 mod views;
 
 use pages::{
-    billing_profile, invoices, legal_profile, link_flow, membership, notifications, oidc, profile_details, purchase, roles, signin,
+    account_details, billing_profile, invoices, legal_profile, link_flow, membership, notifications, oidc, profile_details, purchase,
+    roles, signin,
 };
 
 pub use session::WebUser;
@@ -62,6 +63,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/billing/profiles/{id}/primary-contact", post(profile_details::primary_contact_submit))
         .route("/billing/profiles/{id}/roles", post(roles::grant_submit))
         .route("/billing/roles/{id}/revoke", post(roles::revoke_submit))
+        .route("/billing/accounts/{id}", get(account_details::account_details_page))
+        .route("/billing/accounts/{id}/roles", post(roles::account_grant_submit))
         .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .route("/static/htmx.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))

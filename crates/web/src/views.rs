@@ -258,6 +258,14 @@ pub struct NotificationsPage {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "account_details.html")]
+pub struct AccountDetailsPage {
+    pub chrome: Chrome,
+    pub account: AccountSummary,
+    pub roles_section: Option<crate::pages::roles::RolesSection>,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "profile_details.html")]
 pub struct ProfileDetailsPage {
     pub chrome: Chrome,

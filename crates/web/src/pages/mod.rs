@@ -1,5 +1,6 @@
 //! Page handlers, one module per page: `x_page` (GET), `x_form`, `x_submit` (POST → 303).
 
+pub mod account_details;
 pub mod billing_profile;
 pub mod invoices;
 pub mod legal_profile;

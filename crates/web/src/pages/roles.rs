@@ -1,12 +1,12 @@
-//! The "Roles" section of the billing profile page (rule A2): who holds which role on the profile
-//! and on its account above it, and, for owners, forms to grant a role to a user of the tenant
-//! (picked by name and email) and to revoke one. The store decides every permission, the last-owner
-//! rule included; this module only puts its answers into words.
+//! The "Roles" section of the billing account and billing profile pages (rule A2): who holds which
+//! role there (and, on a profile, on its account above it), and, for owners, forms to grant a role
+//! to a user of the tenant (picked by name and email) and to revoke one. The store decides every
+//! permission, the last-owner rule included; this module only puts its answers into words.
 
 use axum::extract::{Path, State};
 use axum::response::Response;
 use pb_app::AppState;
-use pb_domain::{BillingProfileId, BillingRole, BillingScopeKind, RoleAssignmentId, UserId};
+use pb_domain::{BillingAccountId, BillingProfileId, BillingRole, BillingScopeKind, RoleAssignmentId, UserId};
 use pb_store::{BillingProfile, BillingScope, StoreError};
 use serde::Deserialize;
 
@@ -41,6 +41,10 @@ pub struct RolesSection {
     pub scopes: Vec<(String, String)>,
     pub roles: Vec<(String, String)>,
     pub message: Option<String>,
+    /// Where the grant form posts.
+    pub grant_action: String,
+    /// The page the forms come back to.
+    pub back: String,
 }
 
 fn role_words(r: BillingRole) -> &'static str {
@@ -55,8 +59,25 @@ fn role_words(r: BillingRole) -> &'static str {
 
 /// The section for a profile; `None` when the caller may not read its role assignments.
 pub async fn section(s: &AppState, u: &WebUser, p: &BillingProfile, message: Option<String>) -> Option<RolesSection> {
+    let back = format!("/billing/profiles/{}", p.id);
+    section_of(s, u, BillingScope::Profile(p.id), Some(p.billing_account_id), back, message).await
+}
+
+/// The section for an account.
+pub async fn account_section(s: &AppState, u: &WebUser, account: BillingAccountId, message: Option<String>) -> Option<RolesSection> {
+    section_of(s, u, BillingScope::Account(account), None, format!("/billing/accounts/{account}"), message).await
+}
+
+async fn section_of(
+    s: &AppState,
+    u: &WebUser,
+    scope: BillingScope,
+    account_above: Option<BillingAccountId>,
+    back: String,
+    message: Option<String>,
+) -> Option<RolesSection> {
     let cx = &u.who.cx;
-    let list = s.store.list_role_assignments(cx, BillingScope::Profile(p.id)).await.ok()?;
+    let list = s.store.list_role_assignments(cx, scope).await.ok()?;
     let users = s.store.list_users(u.who.tenant.id).await.unwrap_or_default();
     let name_of =
         |id: UserId| users.iter().find(|x| x.id == id).map_or_else(|| id.to_string(), |x| format!("{} ({})", x.display_name, x.email));
@@ -66,14 +87,21 @@ pub async fn section(s: &AppState, u: &WebUser, p: &BillingProfile, message: Opt
             id: a.id.to_string(),
             user: name_of(a.user_id),
             role: role_words(a.role).to_owned(),
-            scope: if a.scope_kind == BillingScopeKind::BillingAccount { "Billing account".into() } else { "This billing profile".into() },
+            scope: match (a.scope_kind, account_above) {
+                (BillingScopeKind::BillingAccount, Some(_)) => "Billing account".into(),
+                (BillingScopeKind::BillingAccount, None) => "This billing account".into(),
+                _ => "This billing profile".into(),
+            },
         })
         .collect();
     let mut scopes = Vec::new();
-    if s.store.may_manage_roles(cx, BillingScope::Profile(p.id)).await.unwrap_or(false) {
-        scopes.push(("profile".to_owned(), "This billing profile".to_owned()));
+    if s.store.may_manage_roles(cx, scope).await.unwrap_or(false) {
+        let here = if account_above.is_some() { "This billing profile" } else { "This billing account" };
+        scopes.push((if account_above.is_some() { "profile" } else { "account" }.to_owned(), here.to_owned()));
     }
-    if s.store.may_manage_roles(cx, BillingScope::Account(p.billing_account_id)).await.unwrap_or(false) {
+    if let Some(account) = account_above
+        && s.store.may_manage_roles(cx, BillingScope::Account(account)).await.unwrap_or(false)
+    {
         scopes.push(("account".to_owned(), "Its billing account".to_owned()));
     }
     let (users, roles) = if scopes.is_empty() {
@@ -83,11 +111,12 @@ pub async fn section(s: &AppState, u: &WebUser, p: &BillingProfile, message: Opt
             users.iter().map(|x| UserChoice { id: x.id.to_string(), label: format!("{} ({})", x.display_name, x.email) }).collect();
         let roles = [BillingRole::Owner, BillingRole::Contributor, BillingRole::Reader, BillingRole::InvoiceManager]
             .into_iter()
+            .filter(|r| account_above.is_some() || r.allowed_at(BillingScopeKind::BillingAccount))
             .map(|r| (r.as_str().to_owned(), role_words(r).to_owned()))
             .collect();
         (choices, roles)
     };
-    Some(RolesSection { rows, users, scopes, roles, message })
+    Some(RolesSection { rows, users, scopes, roles, message, grant_action: format!("{back}/roles"), back })
 }
 
 #[derive(Deserialize)]
@@ -106,7 +135,11 @@ impl CsrfProtected for GrantSubmit {
 
 /// Where the page goes back to, with the outcome in words for the banner.
 fn back(profile: BillingProfileId, outcome: &str) -> Response {
-    see_other(&format!("/billing/profiles/{profile}?roles={outcome}"))
+    back_to(&format!("/billing/profiles/{profile}"), outcome)
+}
+
+fn back_to(page: &str, outcome: &str) -> Response {
+    see_other(&format!("{page}?roles={outcome}"))
 }
 
 /// The outcome codes the page turns into sentences.
@@ -157,10 +190,29 @@ pub async fn grant_submit(
     }
 }
 
+/// Grants on the account page: the account's own roles only.
+pub async fn account_grant_submit(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm { user: u, form: f }: CsrfForm<GrantSubmit>,
+) -> Response {
+    let Ok(account) = BillingAccountId::parse(&id) else { return see_other("/account/billing-profile") };
+    let page = format!("/billing/accounts/{account}");
+    let (Ok(user), Some(role)) = (UserId::parse(&f.user_id), BillingRole::parse(&f.role)) else { return back_to(&page, "invalid") };
+    match s.store.grant_role_assignment(&u.who.cx, BillingScope::Account(account), user, role).await {
+        Ok(_) => back_to(&page, "granted"),
+        Err(e) => match code_of(&e) {
+            Some(code) => back_to(&page, code),
+            None => render_error(&s, &u, e).await,
+        },
+    }
+}
+
 #[derive(Deserialize)]
 pub struct RevokeSubmit {
     csrf: String,
-    profile: String,
+    /// The page the form was on: a billing account's or a billing profile's.
+    back: String,
 }
 
 impl CsrfProtected for RevokeSubmit {
@@ -174,12 +226,17 @@ pub async fn revoke_submit(
     Path(id): Path<String>,
     CsrfForm { user: u, form: f }: CsrfForm<RevokeSubmit>,
 ) -> Response {
-    let Ok(profile) = BillingProfileId::parse(&f.profile) else { return see_other("/account/billing-profile") };
-    let Ok(assignment) = RoleAssignmentId::parse(&id) else { return back(profile, "invalid") };
+    // Only our own pages: an id after a known prefix, never a URL of somewhere else.
+    let page = match (f.back.strip_prefix("/billing/profiles/"), f.back.strip_prefix("/billing/accounts/")) {
+        (Some(p), _) if BillingProfileId::parse(p).is_ok() => f.back.clone(),
+        (_, Some(a)) if BillingAccountId::parse(a).is_ok() => f.back.clone(),
+        _ => "/account/billing-profile".to_owned(),
+    };
+    let Ok(assignment) = RoleAssignmentId::parse(&id) else { return back_to(&page, "invalid") };
     match s.store.revoke_role_assignment(&u.who.cx, assignment).await {
-        Ok(()) => back(profile, "revoked"),
+        Ok(()) => back_to(&page, "revoked"),
         Err(e) => match code_of(&e) {
-            Some(code) => back(profile, code),
+            Some(code) => back_to(&page, code),
             None => render_error(&s, &u, e).await,
         },
     }
