@@ -30,7 +30,7 @@ impl Default for AppConfig {
             details_url_template: None,
             public_url: None,
             rate_limit_per_minute: 1200,
-            rate_limit_per_principal_per_minute: 600,
+            rate_limit_per_principal_per_minute: 1200,
             trusted_proxies: Vec::new(),
             dev_sign_in: false,
             invoice_seller: vec!["Partner Program Billing".into()],
@@ -62,17 +62,16 @@ impl AppConfig {
         }
     }
 
-    /// Rule for forms: a browser's `Origin` must be this service's own. With a public URL that is its
-    /// origin; without one, the `Host` the request was sent to.
+    /// Rule for forms: a browser's `Origin` must be this service's own: the public URL's origin, or
+    /// the `Host` the request was sent to (a page of another site can be neither).
     pub fn same_origin(&self, origin: &str, host: Option<&str>) -> bool {
         let origin = origin.trim().trim_end_matches('/');
-        match self.public_url.as_deref() {
-            Some(u) => origin_of(u).is_some_and(|o| o.eq_ignore_ascii_case(origin)),
-            None => match (origin.split_once("://"), host) {
-                (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host.trim()),
-                _ => false,
-            },
-        }
+        let public = self.public_url.as_deref().and_then(origin_of).is_some_and(|o| o.eq_ignore_ascii_case(origin));
+        let same_host = match (origin.split_once("://"), host) {
+            (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host.trim()),
+            _ => false,
+        };
+        public || same_host
     }
 }
 
@@ -125,6 +124,7 @@ mod tests {
     fn hardening_forms_accept_only_our_own_origin() {
         let public = AppConfig { public_url: Some("https://billing.example/app".into()), ..Default::default() };
         assert!(public.same_origin("https://billing.example", Some("internal:8080")));
+        assert!(public.same_origin("http://localhost:8080", Some("localhost:8080")), "the host it was reached at");
         assert!(!public.same_origin("https://evil.example", Some("billing.example")));
         assert!(!public.same_origin("null", None));
         let local = AppConfig::default();

@@ -127,7 +127,7 @@ struct ServeArgs {
     #[arg(long, env = "PB_RATE_LIMIT_PER_MINUTE", default_value_t = 1200)]
     rate_limit_per_minute: u32,
     /// Requests per minute per signed-in user or operator before 429, whatever their address.
-    #[arg(long, env = "PB_RATE_LIMIT_PER_PRINCIPAL", default_value_t = 600)]
+    #[arg(long, env = "PB_RATE_LIMIT_PER_PRINCIPAL", default_value_t = 1200)]
     rate_limit_per_principal: u32,
     /// Proxies (addresses or CIDR blocks, comma-separated) whose Forwarded / X-Forwarded-For name
     /// the client; from anyone else those headers are ignored.
