@@ -8,6 +8,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+#[cfg(feature = "bench-baseline")]
+pub mod bench;
 mod commerce_views;
 mod etag;
 pub mod extract;

@@ -365,6 +365,13 @@ fn faces(state: &AppState) -> axum::Router<AppState> {
 /// The whole application: both faces behind the shared layers.
 fn app(state: AppState) -> axum::Router {
     let faces = faces(&state);
+    // Merged after the shared layers, so that the benchmarks' baseline goes without them.
+    #[cfg(feature = "bench-baseline")]
+    return {
+        let bare = pb_api::bench::bare(state.clone());
+        pb_app::compose(state, faces).merge(bare)
+    };
+    #[cfg(not(feature = "bench-baseline"))]
     pb_app::compose(state, faces)
 }
 
