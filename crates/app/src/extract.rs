@@ -45,11 +45,11 @@ impl FromRequestParts<AppState> for Principal {
 /// The per-principal budget: a user or operator spreading requests over many addresses (or behind
 /// one shared proxy with others) is still held to it.
 pub fn charge_principal(state: &AppState, p: &Principal) -> Result<(), AuthFailure> {
-    let who = match p {
-        Principal::User(u) => format!("{}:{}", u.tenant.id, u.user.id),
-        Principal::Operator(o) => format!("operator:{}", o.ctx.actor.id()),
+    let charged = match p {
+        Principal::User(u) => charge_user(state, u),
+        Principal::Operator(o) => charge(state, &format!("operator:{}", o.ctx.actor.id())),
     };
-    charge(state, &who).map_err(|retry_after| AuthFailure::RateLimited { retry_after })
+    charged.map_err(|retry_after| AuthFailure::RateLimited { retry_after })
 }
 
 /// [`charge_principal`] for a user of the pages; `Err(seconds to wait)` when over budget.

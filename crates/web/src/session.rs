@@ -85,6 +85,27 @@ pub async fn same_origin_forms(
     next.run(req).await
 }
 
+/// Starts a session for a user who just signed in, ending the one this browser held (each sign-in
+/// gets a new id); returns the session cookie to set.
+pub async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: pb_domain::TenantId,
+    user: pb_domain::UserId,
+    method: SignInMethod,
+) -> Result<String, pb_store::StoreError> {
+    let token = random_token();
+    if token.is_empty() {
+        return Err(pb_store::StoreError::Corrupt("no randomness available for a session".into()));
+    }
+    let (hash, csrf) = (hash_token(&token), random_token());
+    let previous = cookie(headers, cookie_name(state, SESSION_COOKIE)).map(|t| hash_token(&t));
+    let new =
+        pb_store::NewWebSession { token_hash: &hash, tenant, user, csrf: &csrf, ttl: SESSION_TTL, method, replaces: previous.as_deref() };
+    state.store.create_web_session(&new).await?;
+    Ok(set_cookie(state, SESSION_COOKIE, &token, SESSION_TTL.whole_seconds()))
+}
+
 /// Constant-time comparison of two tokens.
 pub fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len() && !a.is_empty() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

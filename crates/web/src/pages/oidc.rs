@@ -7,11 +7,11 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pb_app::AppState;
-use pb_store::{NewWebSession, SignInMethod};
+use pb_store::SignInMethod;
 use serde::Deserialize;
 
 use crate::render::{see_other, with_status};
-use crate::session::{OIDC_COOKIE, SESSION_COOKIE, SESSION_TTL, cookie, cookie_name, hash_token, random_token, same_token, set_cookie};
+use crate::session::{OIDC_COOKIE, cookie, cookie_name, same_token, set_cookie, start_session};
 use crate::views::ErrorPage;
 
 fn refused(detail: &str) -> Response {
@@ -78,23 +78,11 @@ pub async fn oidc_callback(State(s): State<AppState>, headers: HeaderMap, Query(
             return fail("Your organisation or account is not known to this service.");
         }
     };
-    let token = random_token();
-    let (hash, csrf) = (hash_token(&token), random_token());
-    let previous = cookie(&headers, cookie_name(&s, SESSION_COOKIE)).map(|t| hash_token(&t));
-    let new = NewWebSession {
-        token_hash: &hash,
-        tenant: user.tenant.id,
-        user: user.user.id,
-        csrf: &csrf,
-        ttl: SESSION_TTL,
-        method: SignInMethod::Oidc,
-        replaces: previous.as_deref(),
-    };
-    if token.is_empty() || s.store.create_web_session(&new).await.is_err() {
-        return fail("The session could not be started.");
+    match start_session(&s, &headers, user.tenant.id, user.user.id, SignInMethod::Oidc).await {
+        Ok(session) => with_cookies(see_other("/account/billing-profile"), &[spent.clone(), session]),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create session");
+            fail("The session could not be started.")
+        }
     }
-    with_cookies(
-        see_other("/account/billing-profile"),
-        &[spent.clone(), set_cookie(&s, SESSION_COOKIE, &token, SESSION_TTL.whole_seconds())],
-    )
 }

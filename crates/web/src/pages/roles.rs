@@ -134,10 +134,6 @@ impl CsrfProtected for GrantSubmit {
 }
 
 /// Where the page goes back to, with the outcome in words for the banner.
-fn back(profile: BillingProfileId, outcome: &str) -> Response {
-    back_to(&format!("/billing/profiles/{profile}"), outcome)
-}
-
 fn back_to(page: &str, outcome: &str) -> Response {
     see_other(&format!("{page}?roles={outcome}"))
 }
@@ -167,13 +163,25 @@ fn code_of(e: &StoreError) -> Option<&'static str> {
     }
 }
 
+/// Grants from the form on `page`, and goes back there with the outcome.
+async fn grant(s: &AppState, u: &WebUser, f: &GrantSubmit, scope: BillingScope, page: &str) -> Response {
+    let (Ok(user), Some(role)) = (UserId::parse(&f.user_id), BillingRole::parse(&f.role)) else { return back_to(page, "invalid") };
+    match s.store.grant_role_assignment(&u.who.cx, scope, user, role).await {
+        Ok(_) => back_to(page, "granted"),
+        Err(e) => match code_of(&e) {
+            Some(code) => back_to(page, code),
+            None => render_error(s, u, e).await,
+        },
+    }
+}
+
+/// Grants on the profile page: on the profile, or on its account above it.
 pub async fn grant_submit(
     State(s): State<AppState>,
     Path(id): Path<String>,
     CsrfForm { user: u, form: f }: CsrfForm<GrantSubmit>,
 ) -> Response {
     let Ok(profile) = BillingProfileId::parse(&id) else { return see_other("/account/billing-profile") };
-    let (Ok(user), Some(role)) = (UserId::parse(&f.user_id), BillingRole::parse(&f.role)) else { return back(profile, "invalid") };
     let scope = match f.scope.as_str() {
         "account" => match s.store.get_billing_profile(&u.who.cx, profile).await {
             Ok(p) => BillingScope::Account(p.billing_account_id),
@@ -181,13 +189,7 @@ pub async fn grant_submit(
         },
         _ => BillingScope::Profile(profile),
     };
-    match s.store.grant_role_assignment(&u.who.cx, scope, user, role).await {
-        Ok(_) => back(profile, "granted"),
-        Err(e) => match code_of(&e) {
-            Some(code) => back(profile, code),
-            None => render_error(&s, &u, e).await,
-        },
-    }
+    grant(&s, &u, &f, scope, &format!("/billing/profiles/{profile}")).await
 }
 
 /// Grants on the account page: the account's own roles only.
@@ -197,15 +199,7 @@ pub async fn account_grant_submit(
     CsrfForm { user: u, form: f }: CsrfForm<GrantSubmit>,
 ) -> Response {
     let Ok(account) = BillingAccountId::parse(&id) else { return see_other("/account/billing-profile") };
-    let page = format!("/billing/accounts/{account}");
-    let (Ok(user), Some(role)) = (UserId::parse(&f.user_id), BillingRole::parse(&f.role)) else { return back_to(&page, "invalid") };
-    match s.store.grant_role_assignment(&u.who.cx, BillingScope::Account(account), user, role).await {
-        Ok(_) => back_to(&page, "granted"),
-        Err(e) => match code_of(&e) {
-            Some(code) => back_to(&page, code),
-            None => render_error(&s, &u, e).await,
-        },
-    }
+    grant(&s, &u, &f, BillingScope::Account(account), &format!("/billing/accounts/{account}")).await
 }
 
 #[derive(Deserialize)]

@@ -7,14 +7,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pb_app::AppState;
 use pb_domain::PartnerRole;
-use pb_store::{NewWebSession, SignInMethod};
+use pb_store::SignInMethod;
 use serde::Deserialize;
 
 use crate::extract::{CsrfForm, CsrfProtected, forbidden_csrf};
 use crate::render::{error_page, see_other, with_status};
-use crate::session::{
-    SESSION_COOKIE, SESSION_TTL, SIGNIN_CSRF_COOKIE, cookie, cookie_name, hash_token, random_token, same_token, set_cookie,
-};
+use crate::session::{SESSION_COOKIE, SIGNIN_CSRF_COOKIE, cookie, cookie_name, random_token, same_token, set_cookie, start_session};
 use crate::views::{ErrorPage, SigninPage, SigninTenant, SigninUser};
 
 pub async fn home() -> Response {
@@ -86,27 +84,15 @@ pub async fn signin_submit(State(s): State<AppState>, headers: HeaderMap, Form(f
     }
     let Ok(tenant) = s.store.find_tenant(&f.tenant_id).await else { return see_other("/signin") };
     let Ok(user) = s.store.find_user(tenant.id, &f.user_id).await else { return see_other("/signin") };
-    let token = random_token();
-    if token.is_empty() {
-        return error_page(None, "Something went wrong", "No randomness available for a session.");
-    }
-    let (hash, csrf, previous) =
-        (hash_token(&token), random_token(), cookie(&headers, cookie_name(&s, SESSION_COOKIE)).map(|t| hash_token(&t)));
-    let new = NewWebSession {
-        token_hash: &hash,
-        tenant: tenant.id,
-        user: user.id,
-        csrf: &csrf,
-        ttl: SESSION_TTL,
-        method: SignInMethod::Demo,
-        replaces: previous.as_deref(),
+    let session = match start_session(&s, &headers, tenant.id, user.id, SignInMethod::Demo).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create session");
+            return error_page(None, "Something went wrong", "Please try again.");
+        }
     };
-    if let Err(e) = s.store.create_web_session(&new).await {
-        tracing::error!(error = %e, "cannot create session");
-        return error_page(None, "Something went wrong", "Please try again.");
-    }
     let mut r = see_other("/account/billing-profile");
-    for c in [set_cookie(&s, SESSION_COOKIE, &token, SESSION_TTL.whole_seconds()), set_cookie(&s, SIGNIN_CSRF_COOKIE, "", 0)] {
+    for c in [session, set_cookie(&s, SIGNIN_CSRF_COOKIE, "", 0)] {
         if let Ok(v) = HeaderValue::from_str(&c) {
             r.headers_mut().append(header::SET_COOKIE, v);
         }
