@@ -368,7 +368,7 @@ fn app(state: AppState) -> axum::Router {
     // Merged after the shared layers, so that the benchmarks' baseline goes without them.
     #[cfg(feature = "bench-baseline")]
     return {
-        let bare = pb_api::bench::bare(state.clone());
+        let bare = pb_api::bench::bare(state.clone()).merge(pb_web::bench::bare(state.clone()));
         pb_app::compose(state, faces).merge(bare)
     };
     #[cfg(not(feature = "bench-baseline"))]

@@ -8,6 +8,8 @@ use axum::routing::{get, post};
 use pb_app::AppState;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+#[cfg(feature = "bench-baseline")]
+pub mod bench;
 mod commerce_views;
 mod extract;
 mod pages;

@@ -179,6 +179,7 @@ pub async fn fresh_database_url(backend: Backend, test: &str) -> Option<String> 
     }
 }
 
+pub mod link_load;
 pub mod load;
 pub mod mail;
 
