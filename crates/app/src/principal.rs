@@ -34,16 +34,7 @@ impl TenantUser {
 
     /// The user of a live web session, if the session's tenant and user still exist.
     pub async fn from_session(store: &Store, session: &WebSession, request_id: Option<String>) -> Result<Option<TenantUser>, StoreError> {
-        let tenant = match store.get_tenant(session.tenant_id).await {
-            Ok(t) => t,
-            Err(StoreError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        match store.get_user(session.tenant_id, session.user_id).await {
-            Ok(u) => Ok(Some(TenantUser::new(tenant, u, request_id))),
-            Err(StoreError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(store.session_user(session.tenant_id, session.user_id).await?.map(|(t, u)| TenantUser::new(t, u, request_id)))
     }
 }
 
@@ -143,15 +134,6 @@ async fn resolve_user(store: &Store, claims: &Claims, request_id: Option<String>
     let unauthenticated = |m: &str| AuthFailure::Unauthenticated(m.to_owned());
     let tid = claims.tid.as_deref().ok_or_else(|| unauthenticated("the token has no tid (tenant) claim"))?;
     let tenant_id = TenantId::parse(tid).map_err(|_| unauthenticated("the token's tid is not a tenant id"))?;
-    let tenant = match store.get_tenant(tenant_id).await {
-        Ok(t) => t,
-        Err(StoreError::NotFound(_)) => {
-            return Err(AuthFailure::Unauthenticated(format!(
-                "tenant {tid} is not known to this service; an operator must provision it first"
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
     let oid = claims.oid.as_deref().ok_or_else(|| unauthenticated("the token has no oid (user) claim"))?;
     let user_id = UserId::parse(oid).map_err(|_| unauthenticated("the token's oid is not a user id"))?;
     // The claims are signed but typed by whoever runs the directory: cleaned like any name.
@@ -164,8 +146,13 @@ async fn resolve_user(store: &Store, claims: &Claims, request_id: Option<String>
         .or_else(|| display_name_from_claim(username))
         .map_or_else(|| oid.to_owned(), String::from);
     let seen = SeenUser { id: user_id, email, display_name, directory_roles: DirectoryRole::from_wids(&claims.wids) };
-    let user = match store.record_user_seen(tenant.id, &seen).await {
-        Ok(u) => u,
+    let (tenant, user) = match store.resolve_seen_user(tenant_id, &seen).await {
+        Ok(found) => found,
+        Err(StoreError::NotFound("tenant")) => {
+            return Err(AuthFailure::Unauthenticated(format!(
+                "tenant {tid} is not known to this service; an operator must provision it first"
+            )));
+        }
         Err(StoreError::NotFound(_)) => return Err(unauthenticated("the token's user belongs to another tenant")),
         Err(e) => return Err(e.into()),
     };

@@ -1,11 +1,13 @@
 //! Token verification.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
 use crate::Claims;
@@ -64,6 +66,46 @@ pub struct Verifier {
     cache: Arc<RwLock<Cache>>,
     http: Option<reqwest::Client>,
     refresh_at_most_every: Duration,
+    verified: Arc<Mutex<Verified>>,
+}
+
+/// Tokens already verified, by the SHA-256 of their text (never the token itself), each until its
+/// `exp`: a client sends the same token with every request, and checking its signature again each
+/// time was the largest CPU cost of a read (issue 11's profile). Bounded; a full cache is emptied.
+#[derive(Default)]
+struct Verified {
+    claims: HashMap<[u8; 32], Claims>,
+}
+
+const VERIFIED_CAPACITY: usize = 10_000;
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Verified {
+    fn get(&mut self, key: &[u8; 32]) -> Option<Claims> {
+        let now = unix_now();
+        match self.claims.get(key) {
+            Some(c) if now < c.exp && now >= c.nbf => Some(c.clone()),
+            Some(_) => {
+                self.claims.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&mut self, key: [u8; 32], claims: Claims) {
+        if self.claims.len() >= VERIFIED_CAPACITY {
+            let now = unix_now();
+            self.claims.retain(|_, c| now < c.exp);
+            if self.claims.len() >= VERIFIED_CAPACITY {
+                self.claims.clear();
+            }
+        }
+        self.claims.insert(key, claims);
+    }
 }
 
 impl std::fmt::Debug for Verifier {
@@ -103,7 +145,15 @@ impl Verifier {
         };
         let fetched = http.as_ref().map(|_| Instant::now());
         let cache = Arc::new(RwLock::new(Cache { set, fetched }));
-        Ok(Verifier { issuer, audience, source, cache, http, refresh_at_most_every: REFRESH_AT_MOST_EVERY })
+        Ok(Verifier {
+            issuer,
+            audience,
+            source,
+            cache,
+            http,
+            refresh_at_most_every: REFRESH_AT_MOST_EVERY,
+            verified: Arc::new(Mutex::new(Verified::default())),
+        })
     }
 
     /// The verifier re-fetching a URL's keys at most once per `every` (default a minute).
@@ -143,8 +193,21 @@ impl Verifier {
         }
     }
 
-    /// Verifies `token` and returns its claims.
+    /// Verifies `token` and returns its claims; a token verified before is answered from the cache
+    /// until its `exp`.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.verified.lock().ok().and_then(|mut v| v.get(&key)) {
+            return Ok(claims);
+        }
+        let claims = self.verify_signature(token).await?;
+        if let Ok(mut v) = self.verified.lock() {
+            v.put(key, claims.clone());
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<Claims, AuthError> {
         // The header is read before any key: `none` and HMAC never reach a key lookup.
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !accepted(header.alg) {
@@ -219,5 +282,49 @@ mod url_tests {
         for bad in ["http://login.example.com/keys", "http://10.0.0.1/keys", "ftp://x/keys", "file:///etc/keys", "keys.json"] {
             assert!(!jwks_url_is_safe(bad), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer};
+
+    async fn verifier(issuer: &DevIssuer) -> Verifier {
+        let set: JwkSet = serde_json::from_value(issuer.jwks()).expect("jwks");
+        Verifier::new(DEV_ISSUER.into(), DEV_AUDIENCE.into(), JwksSource::Static(set)).await.expect("verifier")
+    }
+
+    /// The verified-token cache answers only for the exact token text it verified, and never beyond
+    /// the token's `exp`: a token changed by one character is checked (and refused) again.
+    #[tokio::test]
+    async fn verified_tokens_are_cached_by_their_exact_text_until_exp() {
+        let dir = std::env::temp_dir().join(format!("pb-auth-{}", uuid::Uuid::new_v4()));
+        let issuer = DevIssuer::load_or_create(&dir).expect("issuer");
+        let v = verifier(&issuer).await;
+        let token = issuer.sign(&issuer.claims("someone".into(), time::Duration::minutes(5))).expect("sign");
+        let first = v.verify(&token).await.expect("valid");
+        assert_eq!(v.verify(&token).await.expect("cached"), first);
+        assert_eq!(v.verified.lock().map(|c| c.claims.len()).unwrap_or(0), 1);
+
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(v.verify(&tampered).await.is_err(), "a changed token is verified again and refused");
+
+        // A cached entry past its exp is dropped and the token goes through full verification.
+        let mut expired = issuer.claims("late".into(), time::Duration::minutes(5));
+        expired.exp = unix_now() - 120;
+        expired.nbf = expired.exp - 300;
+        let key: [u8; 32] = Sha256::digest(b"late-token").into();
+        v.verified.lock().expect("lock").put(key, expired);
+        assert!(v.verified.lock().expect("lock").get(&key).is_none());
+        let old = issuer.sign(&{
+            let mut c = issuer.claims("old".into(), time::Duration::minutes(5));
+            c.exp = unix_now() - 120;
+            c
+        });
+        assert_eq!(v.verify(&old.expect("sign")).await, Err(AuthError::Expired));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -9,6 +9,7 @@ use pb_domain::Clock;
 mod access;
 mod audit;
 mod billing;
+mod callers;
 mod commerce;
 mod ctx;
 pub mod db;

@@ -75,24 +75,26 @@ impl Store {
     /// The live session with this token hash, if any.
     pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>> {
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let row: Option<SessionRow> = tx
-            .fetch_optional(
+        // Every page request asks: one statement, no transaction around it.
+        let rows: Vec<SessionRow> = self
+            .db
+            .read_all(
                 "SELECT tenant_id, user_id, csrf_token, expires_at, method FROM web_sessions WHERE token_hash = $1 AND expires_at > $2",
                 args![token_hash, now],
             )
             .await?;
-        tx.commit().await?;
-        row.map(|r| {
-            Ok(WebSession {
-                tenant_id: TenantId::parse(&r.tenant_id).map_err(|e| corrupt("tenant id", e))?,
-                user_id: UserId::parse(&r.user_id).map_err(|e| corrupt("user id", e))?,
-                csrf_token: r.csrf_token,
-                expires_at: r.expires_at.0,
-                method: if r.method == "oidc" { SignInMethod::Oidc } else { SignInMethod::Demo },
+        rows.into_iter()
+            .next()
+            .map(|r| {
+                Ok(WebSession {
+                    tenant_id: TenantId::parse(&r.tenant_id).map_err(|e| corrupt("tenant id", e))?,
+                    user_id: UserId::parse(&r.user_id).map_err(|e| corrupt("user id", e))?,
+                    csrf_token: r.csrf_token,
+                    expires_at: r.expires_at.0,
+                    method: if r.method == "oidc" { SignInMethod::Oidc } else { SignInMethod::Demo },
+                })
             })
-        })
-        .transpose()
+            .transpose()
     }
 
     pub async fn delete_web_session(&self, token_hash: &str) -> Result<()> {

@@ -17,11 +17,11 @@ pub struct Tenant {
 }
 
 #[derive(sqlx::FromRow)]
-struct TenantRow {
-    id: String,
-    name: String,
-    domain: String,
-    created_at: Ts,
+pub(crate) struct TenantRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) domain: String,
+    pub(crate) created_at: Ts,
 }
 
 impl TryFrom<TenantRow> for Tenant {

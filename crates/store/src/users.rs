@@ -74,7 +74,7 @@ async fn user_in_tx(tx: &mut Tx, tenant: TenantId, id: UserId) -> Result<Option<
     user_of(row, &mut roles).map(Some)
 }
 
-fn role_names<T>(roles: &[T], name: impl Fn(&T) -> &'static str) -> Vec<&'static str> {
+pub(crate) fn role_names<T>(roles: &[T], name: impl Fn(&T) -> &'static str) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = roles.iter().map(name).collect();
     v.sort_unstable();
     v.dedup();
