@@ -4,6 +4,7 @@
 //! the one error body, and the layers both stand behind. The binary merges the faces' routers and
 //! hands them to [`compose`].
 
+mod callers;
 mod client;
 mod config;
 mod extract;
@@ -22,4 +23,4 @@ pub use layers::{MAX_BODY_BYTES, compose};
 pub use principal::{AuthFailure, Authenticator, Operator, Principal, TenantUser};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use rate_limit::RateLimiter;
-pub use state::{AppState, metrics_handle};
+pub use state::{AppState, AppStateInner, metrics_handle};

@@ -100,11 +100,12 @@ pub struct Authenticator {
     verifier: Arc<Verifier>,
     /// The `tid` of the platform's own directory, the only one whose tokens may be operators (A6).
     operator_tenant: Option<String>,
+    callers: Arc<crate::callers::Callers>,
 }
 
 impl Authenticator {
     pub fn new(verifier: Verifier, operator_tenant: Option<String>) -> Self {
-        Authenticator { verifier: Arc::new(verifier), operator_tenant }
+        Authenticator { verifier: Arc::new(verifier), operator_tenant, callers: Arc::default() }
     }
 
     /// Resolves a token: operators by role in the operator directory; users by `tid` (a tenant this service does not know is
@@ -115,7 +116,14 @@ impl Authenticator {
         if claims.is_operator_of(self.operator_tenant.as_deref()) {
             return Ok(Principal::Operator(Operator { ctx: Ctx::operator(claims.sub.clone(), request_id) }));
         }
-        resolve_user(store, &claims, request_id).await.map(|u| Principal::User(Box::new(u)))
+        let key = pb_auth::token_digest(token);
+        let writes = store.db().writes();
+        if let Some((tenant, user)) = self.callers.get(&key, writes) {
+            return Ok(Principal::User(Box::new(TenantUser::new(tenant, user, request_id))));
+        }
+        let u = resolve_user(store, &claims, request_id).await?;
+        self.callers.put(key, writes, &u.tenant, &u.user);
+        Ok(Principal::User(Box::new(u)))
     }
 }
 

@@ -11,7 +11,7 @@ mod verify;
 
 pub use dev::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer};
 pub use oidc::{LoginStart, OidcClient, OidcError, OidcSettings, pkce_challenge};
-pub use verify::{AuthError, JwksSource, Verifier};
+pub use verify::{AuthError, JwksSource, Verifier, token_digest};
 
 use serde::{Deserialize, Serialize};
 

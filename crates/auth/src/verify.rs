@@ -79,6 +79,11 @@ struct Verified {
 
 const VERIFIED_CAPACITY: usize = 10_000;
 
+/// The SHA-256 of a token's text: how caches name a token without keeping it.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
 fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
@@ -196,7 +201,7 @@ impl Verifier {
     /// Verifies `token` and returns its claims; a token verified before is answered from the cache
     /// until its `exp`.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let key = token_digest(token);
         if let Some(claims) = self.verified.lock().ok().and_then(|mut v| v.get(&key)) {
             return Ok(claims);
         }

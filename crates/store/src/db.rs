@@ -25,11 +25,17 @@ pub struct Db {
     /// instead of at its next poll.
     outbox_wake: Arc<tokio::sync::Notify>,
     /// SQLite has one writer at a time. Writers of this process queue here, first come first
-    /// served, before they take a connection: waiting on SQLite's busy handler instead (which
-    /// sleeps and retries) gave `POST /billing-accounts` a p99 of 323 ms at 64 connections
-    /// (issue 11), and writers parked on pool connections starved the readers. Other processes on
-    /// the same file (the CLI) still meet `busy_timeout`. Unused on PostgreSQL.
+    /// served, and then write through one dedicated connection (`sqlite_writer`): waiting on
+    /// SQLite's busy handler instead (which sleeps and retries) gave `POST /billing-accounts` a p99
+    /// of 323 ms at 64 connections (issue 11), writers parked on pool connections starved the
+    /// readers, and each of eight connections writing in turn threw away its page cache after every
+    /// other's commit. Other processes on the same file (the CLI) still meet `busy_timeout`.
+    /// Unused on PostgreSQL.
     writer: Arc<tokio::sync::Mutex<()>>,
+    sqlite_writer: Option<SqlitePool>,
+    /// Counts this process's committed write transactions, so that what is cached from the
+    /// database (the callers of recent tokens) is known stale after any local write.
+    writes: Arc<AtomicU64>,
 }
 
 /// The pool of either backend.
@@ -47,6 +53,8 @@ pub struct Tx {
     statements: Arc<AtomicU64>,
     outbox_wake: Arc<tokio::sync::Notify>,
     queued_email: bool,
+    /// Opened with `begin_write`: its commit counts in [`Db::writes`].
+    writes: Option<Arc<AtomicU64>>,
 }
 
 enum Conn {
@@ -257,6 +265,9 @@ impl Tx {
             Conn::Sqlite(t) => t.commit().await?,
             Conn::Postgres(t) => t.commit().await?,
         }
+        if let Some(w) = &self.writes {
+            w.fetch_add(1, Ordering::Release);
+        }
         if self.queued_email {
             self.outbox_wake.notify_one();
         }
@@ -338,12 +349,21 @@ impl Db {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
+                // No ping before each acquire: a file in this process cannot drop the connection,
+                // and the ping was one more hop to the connection's worker thread per request.
                 let pool = SqlitePoolOptions::new()
+                    .test_before_acquire(false)
                     .max_connections(opts.max_connections.unwrap_or(8))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(o.clone())
+                    .await?;
+                let writer = SqlitePoolOptions::new()
+                    .test_before_acquire(false)
+                    .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(o)
                     .await?;
-                Ok(Db::new(Pool::Sqlite(pool)))
+                Ok(Db { sqlite_writer: Some(writer), ..Db::new(Pool::Sqlite(pool)) })
             }
             Backend::Postgres => {
                 let mut o = PgConnectOptions::from_str(url).map_err(|e| StoreError::UnsupportedUrl(format!("bad PostgreSQL URL: {e}")))?;
@@ -366,6 +386,8 @@ impl Db {
             statements: Arc::new(AtomicU64::new(0)),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             writer: Arc::new(tokio::sync::Mutex::new(())),
+            sqlite_writer: None,
+            writes: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -386,13 +408,25 @@ impl Db {
         self.outbox_wake.clone()
     }
 
+    /// How many write transactions this process committed so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
+    }
+
     /// How many statements the use cases ran through this pool so far.
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
 
     fn tx(&self, conn: Conn) -> Tx {
-        Tx { conn, _writer: None, statements: self.statements.clone(), outbox_wake: self.outbox_wake.clone(), queued_email: false }
+        Tx {
+            conn,
+            _writer: None,
+            statements: self.statements.clone(),
+            outbox_wake: self.outbox_wake.clone(),
+            queued_email: false,
+            writes: None,
+        }
     }
 
     /// One read statement on its own, outside any transaction (a single statement sees one
@@ -421,15 +455,20 @@ impl Db {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
                 let turn = self.writer.clone().lock_owned().await;
+                let p = self.sqlite_writer.as_ref().unwrap_or(p);
                 let mut tx = self.tx(Conn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?));
                 tx._writer = Some(turn);
+                tx.writes = Some(self.writes.clone());
                 tx
             }
-            Pool::Postgres(p) => self.tx(Conn::Postgres(p.begin().await?)),
+            Pool::Postgres(p) => Tx { writes: Some(self.writes.clone()), ..self.tx(Conn::Postgres(p.begin().await?)) },
         })
     }
 
     pub async fn close(&self) {
+        if let Some(w) = &self.sqlite_writer {
+            w.close().await;
+        }
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::Postgres(p) => p.close().await,

@@ -236,6 +236,29 @@ async fn rule_a1_directory_roles_are_rows_refreshed_from_the_token(s: Store) {
     assert_eq!(refreshes[0].before.as_ref().map(|b| b["directory_roles"].clone()), Some(serde_json::json!(["global_admin"])));
 }
 
+/// Every API request resolves its caller: a known tenant and user with unchanged roles cost exactly one
+/// statement and no write; the same answers (unknown tenant, another tenant's user, changed roles) as
+/// the longer path.
+async fn rule_a1_a_known_caller_resolves_in_one_statement(s: Store) {
+    let a = tenant(&s, "one-a.example").await;
+    let b = tenant(&s, "one-b.example").await;
+    let id = UserId::new();
+    let seen =
+        |roles: Vec<DirectoryRole>| SeenUser { id, email: "x@one-a.example".into(), display_name: "X".into(), directory_roles: roles };
+    assert!(matches!(s.resolve_seen_user(TenantId::new(), &seen(vec![])).await, Err(StoreError::NotFound("tenant"))));
+    let (t, u) = s.resolve_seen_user(a, &seen(vec![DirectoryRole::GlobalAdmin])).await.unwrap();
+    assert_eq!((t.id, u.id, u.is_global_admin()), (a, id, true), "first sight records the user");
+    let before = s.db().statements();
+    let (t, u) = s.resolve_seen_user(a, &seen(vec![DirectoryRole::GlobalAdmin])).await.unwrap();
+    assert_eq!(s.db().statements() - before, 1, "a known caller is one statement");
+    assert_eq!((t.domain.as_str(), u.email.as_str(), u.is_global_admin()), ("one-a.example", "x@one-a.example", true));
+    let (_, u) = s.resolve_seen_user(a, &seen(vec![])).await.unwrap();
+    assert!(!u.is_global_admin(), "changed roles are still refreshed");
+    assert!(matches!(s.resolve_seen_user(b, &seen(vec![])).await, Err(StoreError::NotFound("user"))), "never adopted by another tenant");
+    assert_eq!(s.session_user(a, id).await.unwrap().map(|(t, u)| (t.id, u.id)), Some((a, id)));
+    assert!(s.session_user(b, id).await.unwrap().is_none(), "a session names its tenant's user only");
+}
+
 /// Lists of billing accounts read a fixed number of statements, whatever the number of accounts and
 /// profiles (one per level: accounts, profiles, sections, instruments, acceptances).
 async fn list_billing_accounts_reads_one_query_per_level(s: Store) {
@@ -294,6 +317,7 @@ both_backends!(
     audit_pages_with_cursor,
     readiness_reports_current_migrations,
     rule_a1_directory_roles_are_rows_refreshed_from_the_token,
+    rule_a1_a_known_caller_resolves_in_one_statement,
     list_billing_accounts_reads_one_query_per_level,
 );
 

@@ -136,7 +136,29 @@ async fn rule_a1_a_global_admin_known_only_from_a_token_is_notified_of_link_chan
     assert_eq!(notices(t.ga.clone()).await, 2);
 }
 
+/// The caller of a token is read once and reused for a second, but never across a write of this
+/// process: the next request after any commit reads the stored user and roles again.
+async fn rule_a1_a_recent_callers_lookup_is_reused_only_until_a_write(app: TestApp) {
+    let t = app.tenant("A1c", "US", "active").await;
+    // Two calls in a row, a few times: on a machine so loaded that a pair spans the second, the
+    // next pair still shows the reuse.
+    let mut reused = false;
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/v1/me", &t.ga).await.status, 200);
+        let before = app.store.db().statements();
+        let r = app.get("/api/v1/me", &t.ga).await;
+        assert_eq!((r.status.as_u16(), r.body["global_admin"].clone()), (200, json!(true)));
+        reused |= app.store.db().statements() == before;
+    }
+    assert!(reused, "the same token again within the second: no statement");
+    account(&app, &t.plain, json!({})).await;
+    let before = app.store.db().statements();
+    assert_eq!(app.get("/api/v1/me", &t.ga).await.status, 200);
+    assert_eq!(app.store.db().statements() - before, 1, "after a write the caller is read again, in one statement");
+}
+
 pb_store::both_backends!(with crate::support::app;
+    rule_a1_a_recent_callers_lookup_is_reused_only_until_a_write,
     rule_a1_a_global_admin_known_only_from_a_token_is_notified_of_link_changes,
     rule_a1_only_a_global_admin_links,
     rule_a3_creator_owns_the_account_and_global_admins_see_all,
