@@ -136,7 +136,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     };
     match claim {
         IdempotencyClaim::Mismatch => ApiError::IdempotencyKeyReused.into_response(),
-        IdempotencyClaim::InProgress => ApiError::IdempotencyKeyInUse.into_response(),
+        IdempotencyClaim::InProgress => {
+            // Worth a retry soon: the first request ends, or its server is found gone, within seconds.
+            let mut r = ApiError::IdempotencyKeyInUse.into_response();
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("2"));
+            r
+        }
         IdempotencyClaim::Replay(stored) => replay(&stored),
         IdempotencyClaim::New => {
             let done = Arc::new(AtomicBool::new(false));

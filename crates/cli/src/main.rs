@@ -333,6 +333,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let month_close =
         tokio::spawn(pb_jobs::MonthClose::new(store.clone(), std::time::Duration::from_secs(a.month_close_interval.max(1))).run());
     let reminders = tokio::spawn(a.mail.reminders(&store).run());
+    let heartbeat = tokio::spawn(pb_jobs::heartbeat(store.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let outbox = tokio::spawn(dispatcher.run(stopped.clone()));
     tokio::spawn(async move {
@@ -349,6 +350,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     // finishes it. The email in flight is let finish (rule T4), within its SMTP timeout.
     month_close.abort();
     reminders.abort();
+    heartbeat.abort();
     if let Err(e) = outbox.await {
         tracing::error!(error = %e, "the outbox dispatcher ended abnormally");
     }

@@ -6,7 +6,9 @@
 //! something stores the response in its own transaction ([`Completion`]), so after any crash a retry
 //! either replays the original answer or runs the work for the first time, never twice. A request
 //! that changed nothing (a refusal) is completed afterwards. A concurrent repeat sees the claim and
-//! is told to retry; a claim abandoned by a crash is taken over after a minute.
+//! is told to retry. A claim names the instance (the serve process) that made it: once that instance
+//! has not said it is alive for [`INSTANCE_GONE_AFTER`] ([`Store::heartbeat`]), a retry takes the key
+//! over; a claim of an instance that never said so is taken over after a minute.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -17,8 +19,13 @@ use crate::{Result, Store, Ts};
 
 /// How long a completed key is kept.
 pub const KEEP_FOR: time::Duration = time::Duration::hours(24);
-/// After this, an unfinished claim is considered abandoned.
+/// After this, an unfinished claim is considered abandoned whoever made it.
 const ABANDONED_AFTER: time::Duration = time::Duration::seconds(60);
+/// How often a serve process says it is alive.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// An instance not heard of for this long is gone: its unfinished claims are abandoned. Five
+/// heartbeats, so a busy node is never taken for dead.
+pub const INSTANCE_GONE_AFTER: time::Duration = time::Duration::seconds(10);
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoredResponse {
@@ -132,9 +139,37 @@ struct KeyRow {
     response_body: String,
     response_headers: String,
     created_at: Ts,
+    /// When the claiming instance last said it was alive, if it ever did.
+    owner_seen_at: Option<Ts>,
+}
+
+/// An unfinished claim is abandoned when the instance that made it is gone, or after a minute.
+fn abandoned(r: &KeyRow, now: Ts) -> bool {
+    let owner_gone = r.owner_seen_at.is_some_and(|seen| seen.0 + INSTANCE_GONE_AFTER < now.0);
+    owner_gone || r.created_at.0 + ABANDONED_AFTER <= now.0
 }
 
 impl Store {
+    /// Says this instance is alive (serve calls it every [`HEARTBEAT_EVERY`]), and forgets
+    /// instances not heard of for a day.
+    pub async fn heartbeat(&self) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db.begin_write().await?;
+        tx.execute(
+            "INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE SET seen_at = $2",
+            args![&*self.instance, now],
+        )
+        .await?;
+        tx.execute("DELETE FROM instances WHERE seen_at < $1", args![Ts::from(now.0 - time::Duration::days(1))]).await?;
+        tx.commit().await
+    }
+
+    /// This store as another instance on the same database (tests of several nodes).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn as_another_instance(&self) -> Store {
+        Store { instance: std::sync::Arc::from(uuid::Uuid::new_v4().simple().to_string()), ..self.clone() }
+    }
+
     pub async fn claim_idempotency_key(
         &self,
         scope: &str,
@@ -150,8 +185,9 @@ impl Store {
         let inserted = tx
             .execute(
                 "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, method, path, response_status, response_body, \
-                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 0, '', $6, $7) ON CONFLICT (tenant_id, idem_key) DO NOTHING",
-                args![scope, key, request_hash, method, path, now, Ts::from(now.0 + KEEP_FOR)],
+                 created_at, expires_at, claimed_by) VALUES ($1, $2, $3, $4, $5, 0, '', $6, $7, $8) \
+                 ON CONFLICT (tenant_id, idem_key) DO NOTHING",
+                args![scope, key, request_hash, method, path, now, Ts::from(now.0 + KEEP_FOR), &*self.instance],
             )
             .await?;
         let claim = if inserted == 1 {
@@ -159,8 +195,10 @@ impl Store {
         } else {
             let row: Option<KeyRow> = tx
                 .fetch_optional(
-                    "SELECT request_hash, response_status, response_body, response_headers, created_at FROM idempotency_keys \
-                     WHERE tenant_id = $1 AND idem_key = $2",
+                    "SELECT k.request_hash, k.response_status, k.response_body, k.response_headers, k.created_at, \
+                       i.seen_at AS owner_seen_at \
+                     FROM idempotency_keys k LEFT JOIN instances i ON i.id = k.claimed_by \
+                     WHERE k.tenant_id = $1 AND k.idem_key = $2",
                     args![scope, key],
                 )
                 .await?;
@@ -172,14 +210,14 @@ impl Store {
                     body: r.response_body,
                     headers: serde_json::from_str(&r.response_headers).unwrap_or_default(),
                 }),
-                Some(r) if r.created_at.0 + ABANDONED_AFTER > now.0 => IdempotencyClaim::InProgress,
+                Some(r) if !abandoned(&r, now) => IdempotencyClaim::InProgress,
                 Some(r) => {
                     // Take over an abandoned claim; compare-and-set so only one retry does.
                     let taken = tx
                         .execute(
-                            "UPDATE idempotency_keys SET created_at = $3 \
+                            "UPDATE idempotency_keys SET created_at = $3, claimed_by = $5 \
                              WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0 AND created_at = $4",
-                            args![scope, key, now, r.created_at],
+                            args![scope, key, now, r.created_at, &*self.instance],
                         )
                         .await?;
                     if taken == 1 { IdempotencyClaim::New } else { IdempotencyClaim::InProgress }

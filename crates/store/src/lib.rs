@@ -41,7 +41,7 @@ pub use commerce::{
 pub use ctx::{Actor, Ctx, UserCtx};
 pub use db::{Backend, ConnectOptions, Db, Pool, redact_url};
 pub use error::{Result, StoreError};
-pub use idempotency::{Completion, IdempotencyClaim, StoredResponse};
+pub use idempotency::{Completion, HEARTBEAT_EVERY, INSTANCE_GONE_AFTER, IdempotencyClaim, StoredResponse};
 pub use link::{AccountChoice, LinkCommand, LinkOutcome, LinkReview, ProfileChoice, SetupCommand};
 pub use migrate::{Readiness, migration_names};
 pub use model::{
@@ -88,13 +88,17 @@ pub struct Store {
     db: Db,
     clock: Arc<dyn Clock>,
     purchase_cutover: time::Date,
+    /// This process's name among the nodes on the database: idempotency claims carry it, and
+    /// [`Store::heartbeat`] says it is alive.
+    instance: Arc<str>,
 }
 
 impl Store {
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`); does not migrate.
     pub async fn connect(url: &str, opts: &ConnectOptions, clock: Arc<dyn Clock>) -> Result<Store> {
         let db = Db::connect(url, opts).await?;
-        Ok(Store { db, clock, purchase_cutover: DEFAULT_PURCHASE_CUTOVER })
+        let instance = Arc::from(uuid::Uuid::new_v4().simple().to_string());
+        Ok(Store { db, clock, purchase_cutover: DEFAULT_PURCHASE_CUTOVER, instance })
     }
 
     /// The store reading time from `clock` (a test clock, `serve --test-clock`).
