@@ -178,7 +178,7 @@ fn link_result(o: &LinkOutcome, config: &AppConfig) -> LinkResult {
     LinkResult {
         link: LinkView::from(&o.link),
         changed: o.changed(),
-        billing_account: BillingAccountView::new(&o.account, &[], true, config),
+        billing_account: BillingAccountView::new(&o.account, &o.account_profiles, true, config),
         billing_profile: BillingProfileView::new(&o.profile, config),
         previous_link: if o.changed() { o.previous.as_ref().map(LinkView::from) } else { None },
         message,

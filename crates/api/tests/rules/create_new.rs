@@ -160,6 +160,10 @@ async fn rule_n8_setup_commits_everything_or_nothing(app: TestApp) {
     let r = app.call("POST", "/api/v1/billing-link/setup", &t.ga, Some(setup(true, true))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.header("etag").is_some());
+    // The answer shows the account as it now is: with the profile just made (issue 12 found `[]`).
+    let profiles = &r.body["billing_account"]["billing_profiles"];
+    assert_eq!(profiles.as_array().map(Vec::len), Some(1), "{profiles}");
+    assert_eq!(profiles[0]["id"], r.body["billing_profile"]["id"]);
     // The link, the audit records and the notifications exist together.
     assert_eq!(account_count(&app, &t).await, 1);
     assert_eq!(history(&app, &t.ga).await.len(), 1);

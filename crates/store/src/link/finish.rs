@@ -112,7 +112,16 @@ async fn finish_link(tx: &mut Tx, cx: &UserCtx, now: Ts, f: Finish) -> Result<Li
     let effects = LinkEffects::of(current.as_ref().map(BillingLink::target), target);
     if let (LinkEffect::Unchanged, Some(link)) = (effects.effect, &current) {
         // Rule C5: a no-op that says so; no history row, no version bump.
-        return Ok(LinkOutcome { link: link.clone(), effects, link_version: partner.link_version, account, profile, previous: current });
+        let account_profiles = crate::read::profiles_of(tx, &[account.id]).await?;
+        return Ok(LinkOutcome {
+            link: link.clone(),
+            effects,
+            link_version: partner.link_version,
+            account,
+            account_profiles,
+            profile,
+            previous: current,
+        });
     }
     let tenant: TenantId = partner.tenant_id;
     let (mca, secondary) = acceptances_of(tx, account.id).await?;
@@ -167,7 +176,9 @@ async fn finish_link(tx: &mut Tx, cx: &UserCtx, now: Ts, f: Finish) -> Result<Li
     write_audit(tx, cx.ctx(), now, audit).await?;
     // Rule T2: global admins and MCPP admins hear of it, in the product and by email.
     announce(tx, tenant, now, Audience::GlobalAndMcppAdmins, &announcement(&effects, &account, &profile)).await?;
-    Ok(LinkOutcome { link, effects, link_version: partner.link_version + 1, account, profile, previous: current })
+    // The account as it is now, with every profile (the one this request may have just made too).
+    let account_profiles = crate::read::profiles_of(tx, &[account.id]).await?;
+    Ok(LinkOutcome { link, effects, link_version: partner.link_version + 1, account, account_profiles, profile, previous: current })
 }
 
 impl Store {

@@ -69,6 +69,8 @@ pub struct LinkOutcome {
     pub effects: LinkEffects,
     pub link_version: i64,
     pub account: BillingAccount,
+    /// Every profile of the account after the change, oldest first.
+    pub account_profiles: Vec<BillingProfile>,
     pub profile: BillingProfile,
     pub previous: Option<BillingLink>,
 }
