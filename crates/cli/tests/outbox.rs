@@ -44,6 +44,18 @@ impl Node {
         let _ = Command::new("kill").args([sig, &self.child.id().to_string()]).status();
     }
 
+    /// Waits until the node logged that it listens (its dispatcher is running by then): under a
+    /// loaded test run a node can take seconds to start, and then the other drains everything.
+    async fn listening(&self) {
+        for _ in 0..600 {
+            if std::fs::read_to_string(&self.log).unwrap_or_default().contains("\"listening\"") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("node did not start: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
     fn sent(&self) -> usize {
         std::fs::read_to_string(&self.log).unwrap_or_default().lines().filter(|l| l.contains("\"email sent\"")).count()
     }
@@ -145,7 +157,9 @@ async fn postgres_rule_t4_two_nodes_deliver_each_email_once() {
     let a = Node::start(&dir, &db, &sink.url(), "a");
     let b = Node::start(&dir, &db, &sink.url(), "b");
     // Both nodes are up and polling before the emails appear, so that they race for them.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    a.listening().await;
+    b.listening().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     queue_link_prompts(&store, 1000).await.unwrap();
     let got = distinct_within(&sink, 1000, Duration::from_secs(180)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
