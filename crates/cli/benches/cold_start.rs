@@ -6,7 +6,6 @@
 //! purchases (CI proves the bench runs). PostgreSQL runs when `PB_TEST_DATABASE_URL` is set. With
 //! `PB_BENCH_JSON_DIR` set, the figures go to `cold-start.json` there for `bench/run.py`.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,15 +43,9 @@ async fn start_to_ready(db: &str) -> Result<Duration, String> {
     for _ in 0..ROUNDS {
         let dir = std::env::temp_dir().join(format!("pb-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let port = pb_jobs::testing::free_port();
         let started = Instant::now();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir", &dir.display().to_string(), "--database", db])
-            .env("PB_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
+        let mut child = common::serve(BIN, db, &dir, port).spawn().map_err(|e| e.to_string())?;
         let url = format!("http://127.0.0.1:{port}/readyz");
         let ready = loop {
             if let Ok(r) = http.get(&url).send().await

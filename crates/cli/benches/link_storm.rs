@@ -14,7 +14,7 @@
 //! `PB_TEST_DATABASE_URL` is set. With `PB_BENCH_JSON_DIR` set, the figures go to
 //! `link-storm.json` there for `bench/run.py`.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -155,13 +155,9 @@ impl Drop for Server {
 }
 
 async fn serve(db: &str, dir: &std::path::Path) -> Result<Server, String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-    let child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir", &dir.display().to_string(), "--database", db])
-        .args(["--rate-limit-per-minute", "100000000", "--rate-limit-per-principal", "100000000", "--log-format", "json"])
-        .env("PB_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let port = pb_jobs::testing::free_port();
+    let child = common::serve(BIN, db, dir, port)
+        .args(["--rate-limit-per-minute", "100000000", "--rate-limit-per-principal", "100000000"])
         .spawn()
         .map_err(|e| e.to_string())?;
     let server = Server { child, port, dir: dir.to_path_buf() };

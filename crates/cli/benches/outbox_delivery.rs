@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -45,13 +45,9 @@ impl Node {
         let dir = std::env::temp_dir().join(format!("pb-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).map_err(err)?;
         let port = free_port();
-        let child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir", &dir.display().to_string(), "--database", db])
+        let child = common::serve(BIN, db, &dir, port)
             .args(["--smtp-url", smtp, "--public-url", PUBLIC, "--outbox-poll-ms", &poll_ms.to_string()])
-            .env("PB_LOG", "warn")
             .env_remove("PB_AUTH_ISSUER")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .map_err(err)?;
         let deadline = Instant::now() + Duration::from_secs(60);

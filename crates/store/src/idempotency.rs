@@ -143,6 +143,11 @@ struct KeyRow {
     owner_seen_at: Option<Ts>,
 }
 
+/// A fresh name for a process among the nodes on one database.
+pub(crate) fn new_instance_id() -> Arc<str> {
+    Arc::from(uuid::Uuid::new_v4().simple().to_string())
+}
+
 /// An unfinished claim is abandoned when the instance that made it is gone, or after a minute.
 fn abandoned(r: &KeyRow, now: Ts) -> bool {
     let owner_gone = r.owner_seen_at.is_some_and(|seen| seen.0 + INSTANCE_GONE_AFTER < now.0);
@@ -167,7 +172,7 @@ impl Store {
     /// This store as another instance on the same database (tests of several nodes).
     #[cfg(any(test, feature = "testing"))]
     pub fn as_another_instance(&self) -> Store {
-        Store { instance: std::sync::Arc::from(uuid::Uuid::new_v4().simple().to_string()), ..self.clone() }
+        Store { instance: new_instance_id(), ..self.clone() }
     }
 
     pub async fn claim_idempotency_key(

@@ -97,8 +97,7 @@ impl Store {
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`); does not migrate.
     pub async fn connect(url: &str, opts: &ConnectOptions, clock: Arc<dyn Clock>) -> Result<Store> {
         let db = Db::connect(url, opts).await?;
-        let instance = Arc::from(uuid::Uuid::new_v4().simple().to_string());
-        Ok(Store { db, clock, purchase_cutover: DEFAULT_PURCHASE_CUTOVER, instance })
+        Ok(Store { db, clock, purchase_cutover: DEFAULT_PURCHASE_CUTOVER, instance: idempotency::new_instance_id() })
     }
 
     /// The store reading time from `clock` (a test clock, `serve --test-clock`).

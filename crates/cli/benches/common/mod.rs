@@ -14,3 +14,15 @@ pub fn machine() -> String {
     let date = time::OffsetDateTime::now_utc().date();
     format!("{date}, commit {}, {cores} cores, {mem} memory", commit.unwrap_or_default())
 }
+
+/// `partner-billing serve` on `127.0.0.1:port` over `db`, quiet (warnings only, output discarded):
+/// how every bench starts the real binary. Callers add their own flags.
+#[allow(dead_code, reason = "each bench compiles this module; the invoice run does not start serve")]
+pub fn serve(bin: &str, db: &str, dir: &std::path::Path, port: u16) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir", &dir.display().to_string(), "--database", db])
+        .env("PB_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
