@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyView {
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub amount_minor: i64,
     pub currency: String,
 }
@@ -137,7 +138,7 @@ pub struct InvoiceLineView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct InvoiceSectionView {
+pub struct InvoiceSectionLinesView {
     pub invoice_section_id: String,
     pub name: String,
     pub lines: Vec<InvoiceLineView>,
@@ -153,7 +154,7 @@ pub struct InvoiceView {
     /// The billing account's sold-to when the invoice was issued.
     pub bill_to: Address,
     pub sold_to_company: String,
-    pub sections: Vec<InvoiceSectionView>,
+    pub sections: Vec<InvoiceSectionLinesView>,
 }
 
 impl From<&Invoice> for InvoiceView {
@@ -165,7 +166,7 @@ impl From<&Invoice> for InvoiceView {
             sections: i
                 .sections
                 .iter()
-                .map(|s| InvoiceSectionView {
+                .map(|s| InvoiceSectionLinesView {
                     invoice_section_id: s.invoice_section_id.to_string(),
                     name: s.name.clone(),
                     subtotal: s.subtotal.into(),

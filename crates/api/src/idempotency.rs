@@ -106,17 +106,19 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     if req.method() != Method::POST {
         return next.run(req).await;
     }
-    let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()) => k.to_owned(),
-        _ => return ApiError::InvalidRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into()).into_response(),
-    };
     let (mut parts, body) = req.into_parts();
     // Keys are scoped to the caller (a user of a tenant, or an operator): another user repeating a
-    // key and body must never be answered with someone else's response.
+    // key and body must never be answered with someone else's response. Who is asking comes first,
+    // so a request without a valid token is 401 whatever its key.
     let scope = match Principal::from_request_parts(&mut parts, &state).await {
         Ok(Principal::User(u)) => format!("{}:{}", u.tenant.id, u.user.id),
         Ok(Principal::Operator(o)) => format!("operator:{}", o.ctx.actor.id()),
         Err(e) => return ApiError::from(e).into_response(),
+    };
+    // The syntax the OpenAPI document gives (`openapi::IDEMPOTENCY_KEY_PATTERN`).
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()) => k.to_owned(),
+        _ => return ApiError::InvalidRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into()).into_response(),
     };
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,

@@ -14,12 +14,15 @@ mod commerce_views;
 mod etag;
 pub mod extract;
 mod idempotency;
+mod openapi;
 pub mod problem;
 mod routes;
 pub mod views;
 
 pub use pb_app::Problem;
 pub use problem::ApiError;
+
+use openapi::BearerAuth;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,42 +36,9 @@ pub use problem::ApiError;
 )]
 struct ApiDoc;
 
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
-
-/// Documents `Idempotency-Key` on every POST, where the idempotency layer honours it.
-struct IdempotencyHeader;
-
-impl utoipa::Modify for IdempotencyHeader {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        for item in openapi.paths.paths.values_mut() {
-            if let Some(op) = item.post.as_mut() {
-                let p = ParameterBuilder::new()
-                    .name("Idempotency-Key")
-                    .parameter_in(ParameterIn::Header)
-                    .description(Some("Repeat a POST safely: the same key and body return the first response; keys last 24 hours."))
-                    .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String)))
-                    .build();
-                op.parameters.get_or_insert_with(Vec::new).push(utoipa::openapi::RefOr::T(p));
-            }
-        }
-    }
-}
-
 /// The API routes and the OpenAPI document describing them; the test clock's paths only when the
 /// service runs with `--test-clock`.
-pub fn api_routes(test_clock: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+pub fn api_routes(test_clock: bool) -> (Router<AppState>, serde_json::Value) {
     let r = OpenApiRouter::with_openapi(ApiDoc::openapi());
     let r = routes::ops::routes(r);
     let r = routes::operator::routes(r);
@@ -84,8 +54,9 @@ pub fn api_routes(test_clock: bool) -> (Router<AppState>, utoipa::openapi::OpenA
     let r = if test_clock { routes::invoices::test_clock_routes(r) } else { r };
     let (router, mut openapi) = r.split_for_parts();
     // After the routes are in: the document's modifiers ran before there were any paths.
-    utoipa::Modify::modify(&IdempotencyHeader, &mut openapi);
-    (router, openapi)
+    openapi::idempotency_header(&mut openapi);
+    openapi::problem_responses(&mut openapi);
+    (router, openapi::constrain_fields(&openapi))
 }
 
 /// The API's face: its routes behind the idempotency layer, the OpenAPI document and Swagger UI.
@@ -93,5 +64,5 @@ pub fn api_routes(test_clock: bool) -> (Router<AppState>, utoipa::openapi::OpenA
 pub fn router(state: &AppState) -> Router<AppState> {
     let (api, openapi) = api_routes(state.test_clock.is_some());
     api.layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi))
 }

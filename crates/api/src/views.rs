@@ -126,9 +126,11 @@ pub struct AuditRecordView {
     pub action: String,
     pub target_kind: String,
     pub target_id: String,
-    #[schema(value_type = Object)]
+    /// The target before the change; null for a creation.
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    /// The target after the change; null for a removal.
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
     pub request_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]

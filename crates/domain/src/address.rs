@@ -21,7 +21,7 @@ impl ErrorCode for InvalidEmail {
 /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces, ≤ 254 chars.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, format = Email)]
+#[schema(value_type = String)]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
@@ -29,8 +29,8 @@ impl EmailAddress {
         let s = raw.trim();
         let (local, domain) = s.split_once('@').ok_or(InvalidEmail)?;
         let ok = !local.is_empty()
-            && local.len() <= 64
-            && s.len() <= 254
+            && local.chars().count() <= 64
+            && s.chars().count() <= 254
             && !domain.contains('@')
             && domain.contains('.')
             && !domain.starts_with('.')

@@ -26,6 +26,7 @@ impl ErrorCode for InvalidOfferId {
 
 impl OfferId {
     pub fn parse(raw: &str) -> Result<Self, InvalidOfferId> {
+        let raw = raw.trim();
         let ok = !raw.is_empty()
             && raw.len() <= 63
             && raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -156,7 +157,7 @@ impl Period {
 
     /// Parses `YYYY-MM`.
     pub fn parse(raw: &str) -> Result<Self, InvalidPeriod> {
-        let (y, m) = raw.split_once('-').ok_or(InvalidPeriod)?;
+        let (y, m) = raw.trim().split_once('-').ok_or(InvalidPeriod)?;
         if y.len() != 4 || m.len() != 2 || !y.chars().chain(m.chars()).all(|c| c.is_ascii_digit()) {
             return Err(InvalidPeriod);
         }

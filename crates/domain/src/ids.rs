@@ -96,7 +96,7 @@ macro_rules! prefixed_id {
 
             pub fn parse(raw: &str) -> Result<Self, InvalidId> {
                 let err = || InvalidId { kind: $kind };
-                let rest = raw.strip_prefix(concat!($prefix, "_")).ok_or_else(err)?;
+                let rest = raw.trim().strip_prefix(concat!($prefix, "_")).ok_or_else(err)?;
                 if rest.len() != 32 {
                     return Err(err());
                 }

@@ -12,6 +12,7 @@ pub mod instrument;
 pub mod link;
 pub mod money;
 pub mod partner;
+pub mod patterns;
 pub mod roles;
 pub mod text;
 pub mod validation;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::validation::ErrorCode;
 
 /// Active ISO 4217 codes with their minor-unit exponent.
-const CURRENCIES: &[(&str, u8)] = &[
+pub(crate) const CURRENCIES: &[(&str, u8)] = &[
     ("AED", 2),
     ("AFN", 2),
     ("ALL", 2),

@@ -141,6 +141,9 @@ pub enum BillingRole {
 }
 
 impl BillingRole {
+    pub const ALL: [BillingRole; 5] =
+        [BillingRole::Owner, BillingRole::Contributor, BillingRole::Reader, BillingRole::InvoiceManager, BillingRole::SubscriptionCreator];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             BillingRole::Owner => "owner",

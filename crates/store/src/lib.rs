@@ -136,7 +136,11 @@ impl Store {
     }
 }
 
-/// Clamps a requested page size to 1..=200, default 50 (api.md).
+/// The largest page a list answers (api.md).
+pub const MAX_PAGE_LIMIT: u32 = 200;
+
+/// A requested page size within 1..=[`MAX_PAGE_LIMIT`], default 50 (api.md). The API refuses sizes
+/// outside it; callers inside the service are clamped.
 pub fn page_limit(requested: Option<u32>) -> i64 {
-    i64::from(requested.unwrap_or(50).clamp(1, 200))
+    i64::from(requested.unwrap_or(50).clamp(1, MAX_PAGE_LIMIT))
 }

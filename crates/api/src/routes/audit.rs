@@ -1,7 +1,7 @@
 //! The tenant's audit trail (rule U1): read-only here, as everywhere.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use pb_store::AuditQuery;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use pb_app::{AppState, TenantUser};
 
 use crate::Problem;
+use crate::extract::QueryParams;
 use crate::problem::ApiResult;
 use crate::views::{AuditRecordView, ListView};
 
@@ -19,10 +20,12 @@ pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     action: Option<String>,
     cursor: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,
 }
 
@@ -32,7 +35,7 @@ pub struct AuditParams {
 pub async fn list_audit(
     State(s): State<AppState>,
     who: TenantUser,
-    Query(q): Query<AuditParams>,
+    QueryParams(q): QueryParams<AuditParams>,
 ) -> ApiResult<Json<ListView<AuditRecordView>>> {
     let page = s.store.list_audit(&who.cx, &AuditQuery { action: q.action, cursor: q.cursor, limit: q.limit }).await?;
     Ok(Json(ListView { items: page.items.iter().map(AuditRecordView::from).collect(), next_cursor: page.next_cursor }))

@@ -1,7 +1,7 @@
 //! Billing accounts, billing profiles, invoice sections and payment instruments.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use pb_app::{AppState, TenantUser};
@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use crate::Problem;
 use crate::extract::JsonBody;
+use crate::extract::QueryParams;
 use crate::idempotency::{Answer, Idem};
 use crate::problem::{ApiError, ApiResult};
 use crate::views::{BillingAccountView, BillingProfileView, InvoiceSectionView, ListView, PaymentInstrumentView};
@@ -71,9 +72,11 @@ impl NewBillingAccountBody {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     cursor: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,
 }
 
@@ -84,7 +87,7 @@ pub struct PageParams {
 pub async fn list_billing_accounts(
     State(s): State<AppState>,
     who: TenantUser,
-    Query(q): Query<PageParams>,
+    QueryParams(q): QueryParams<PageParams>,
 ) -> ApiResult<Json<ListView<BillingAccountView>>> {
     let page = s.store.list_billing_accounts(&who.cx, q.cursor.as_deref(), q.limit).await?;
     Ok(Json(ListView { items: page.items.iter().map(|a| BillingAccountView::of(a, &s.config)).collect(), next_cursor: page.next_cursor }))

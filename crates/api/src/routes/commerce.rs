@@ -1,7 +1,7 @@
 //! The offer catalog and membership purchases (rules A5, B1–B3, M4, C4).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use pb_app::{AppState, Operator, Principal, TenantUser};
@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use crate::Problem;
 use crate::commerce_views::{MoneyView, OfferView, PurchaseView};
 use crate::extract::JsonBody;
+use crate::extract::QueryParams;
 use crate::idempotency::{Answer, Idem};
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::billing::path_id;
@@ -43,6 +44,7 @@ pub struct PutOfferBody {
     /// `action_pack`, `designation` or `benefits_package`.
     kind: Option<String>,
     /// 1 to 120.
+    #[serde(default, deserialize_with = "crate::extract::optional_integer")]
     term_months: Option<i64>,
     #[serde(default)]
     one_per_partner: bool,
@@ -123,6 +125,7 @@ pub async fn put_offer(
 pub struct PurchaseBody {
     offer_id: Option<String>,
     /// 1 to 1000; exactly 1 for an offer sold one per partner.
+    #[serde(default, deserialize_with = "crate::extract::optional_integer")]
     quantity: Option<i64>,
     /// A section of the linked profile; its default section when absent (rule B2).
     invoice_section_id: Option<String>,
@@ -178,10 +181,12 @@ pub async fn create_purchase(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseParams {
     billing_profile_id: Option<String>,
     cursor: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,
 }
 
@@ -191,7 +196,7 @@ pub struct PurchaseParams {
 pub async fn list_purchases(
     State(s): State<AppState>,
     who: TenantUser,
-    Query(q): Query<PurchaseParams>,
+    QueryParams(q): QueryParams<PurchaseParams>,
 ) -> ApiResult<Json<ListView<PurchaseView>>> {
     let profile = q
         .billing_profile_id

@@ -2,7 +2,7 @@
 //! run (operators), and the test clock that lets a user try a month close in minutes.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pb_app::{AppState, Operator, Principal, TenantUser};
@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use crate::Problem;
 use crate::commerce_views::{InvoiceRunView, InvoiceSummaryView, InvoiceView};
 use crate::extract::JsonBody;
+use crate::extract::QueryParams;
 use crate::idempotency::{Answer, Idem};
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::billing::path_id;
@@ -33,9 +34,11 @@ pub fn test_clock_routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> 
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     cursor: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,
 }
 
@@ -47,7 +50,7 @@ pub async fn list_invoices(
     State(s): State<AppState>,
     who: TenantUser,
     Path(id): Path<String>,
-    Query(q): Query<PageParams>,
+    QueryParams(q): QueryParams<PageParams>,
 ) -> ApiResult<Json<ListView<InvoiceSummaryView>>> {
     let id = path_id(&id, "billing profile", BillingProfileId::parse)?;
     let page = s.store.list_invoices(&who.cx, id, q.cursor.as_deref(), q.limit).await?;
@@ -131,8 +134,10 @@ pub async fn run_invoices(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunParams {
+    #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,
 }
 
@@ -142,7 +147,7 @@ pub struct RunParams {
 pub async fn list_invoice_runs(
     State(s): State<AppState>,
     _op: Operator,
-    Query(q): Query<RunParams>,
+    QueryParams(q): QueryParams<RunParams>,
 ) -> ApiResult<Json<ListView<InvoiceRunView>>> {
     let runs = s.store.list_invoice_runs(q.limit).await?;
     Ok(Json(ListView { items: runs.iter().map(InvoiceRunView::from).collect(), next_cursor: None }))

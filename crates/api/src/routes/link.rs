@@ -1,7 +1,7 @@
 //! The billing link: review, link or change (`If-Match`), the one-call create-new flow, history.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use pb_app::{AppConfig, AppState, TenantUser};
@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use crate::Problem;
 use crate::etag::{etag, if_match, with_etag};
 use crate::extract::JsonBody;
+use crate::extract::QueryParams;
 use crate::idempotency::{Answer, Idem};
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::billing::{NewBillingAccountBody, parse_name};
@@ -26,6 +27,7 @@ pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewParams {
     billing_account_id: Option<String>,
@@ -137,7 +139,7 @@ fn review_view(r: &LinkReview, s: &AppState) -> ReviewView {
 /// second acknowledgement, warnings, the current link and what Finish would change (rules N7, M1, M2).
 #[utoipa::path(get, path = "/api/v1/billing-link/review", tag = "billing link", security(("bearer" = [])), params(ReviewParams),
     responses((status = 200, body = ReviewView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn review_link(State(s): State<AppState>, who: TenantUser, Query(q): Query<ReviewParams>) -> ApiResult<Response> {
+pub async fn review_link(State(s): State<AppState>, who: TenantUser, QueryParams(q): QueryParams<ReviewParams>) -> ApiResult<Response> {
     let (a, p) = parse_pair(q.billing_account_id.as_deref(), q.billing_profile_id.as_deref())?;
     let r = s.store.review_link(&who.cx, a, p).await?;
     Ok(with_etag(Json(review_view(&r, &s)), r.link_version))
@@ -237,7 +239,9 @@ pub struct SetupBody {
 /// The whole create-new flow in one atomic call (rule N8): a new or existing account, a new or
 /// existing profile, the agreement and the link — all committed together, or nothing.
 #[utoipa::path(post, path = "/api/v1/billing-link/setup", tag = "billing link", security(("bearer" = [])), request_body = SetupBody,
-    responses((status = 200, body = LinkResult), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    params(("If-Match" = Option<String>, Header, description = "ETag of GET /partner-account; required once a link exists")),
+    responses((status = 200, body = LinkResult), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem), (status = 428, body = Problem)))]
 pub async fn setup_link(
     State(s): State<AppState>,
     who: TenantUser,
@@ -281,6 +285,7 @@ pub async fn setup_link(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryParams {
     /// RFC 3339 instant: answer which link was in force then.
@@ -293,7 +298,7 @@ pub struct HistoryParams {
 pub async fn link_history(
     State(s): State<AppState>,
     who: TenantUser,
-    Query(q): Query<HistoryParams>,
+    QueryParams(q): QueryParams<HistoryParams>,
 ) -> ApiResult<Json<ListView<LinkView>>> {
     let at = match q.at.as_deref() {
         Some(raw) => Some(

@@ -1,7 +1,7 @@
 //! In-product notifications of the signed-in user (the bell).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use pb_app::{AppState, TenantUser};
 
 use crate::Problem;
+use crate::extract::QueryParams;
 use crate::idempotency::{Answer, Idem};
 use crate::problem::ApiResult;
 
@@ -42,16 +43,22 @@ pub struct NotificationView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     cursor: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,
 }
 
 /// The caller's notifications, newest first. Reading them marks nothing read.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])), params(Params),
     responses((status = 200, body = NotificationList), (status = 400, body = Problem), (status = 401, body = Problem)))]
-pub async fn list_notifications(State(s): State<AppState>, who: TenantUser, Query(q): Query<Params>) -> ApiResult<Json<NotificationList>> {
+pub async fn list_notifications(
+    State(s): State<AppState>,
+    who: TenantUser,
+    QueryParams(q): QueryParams<Params>,
+) -> ApiResult<Json<NotificationList>> {
     let page = s.store.list_notifications(&who.cx, q.cursor.as_deref(), q.limit).await?;
     let unread = s.store.unread_notifications(&who.cx).await?;
     let items = page

@@ -82,7 +82,7 @@ pub async fn create_tenant(
 }
 
 /// List tenants.
-#[utoipa::path(get, path = "/api/v1/tenants", tag = "operator", security(("bearer" = [])), responses((status = 200, body = Vec<TenantView>)))]
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "operator", security(("bearer" = [])), responses((status = 200, body = crate::views::ListView<TenantView>)))]
 pub async fn list_tenants(State(s): State<AppState>, _op: Operator) -> ApiResult<Json<crate::views::ListView<TenantView>>> {
     let items = s.store.list_tenants().await?.iter().map(TenantView::from).collect();
     Ok(Json(crate::views::ListView { items, next_cursor: None }))

@@ -2,7 +2,7 @@
 //! a way to try a given-up email again.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use pb_domain::OutboxState;
@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use pb_app::{AppState, Operator};
 
 use crate::Problem;
+use crate::extract::QueryParams;
 use crate::idempotency::{Answer, Idem};
 use crate::problem::ApiResult;
 use crate::views::ListView;
@@ -63,11 +64,13 @@ impl From<&OutboxEntry> for OutboxEmailView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxParams {
     /// Only emails in this state.
     state: Option<OutboxState>,
     cursor: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,
 }
 
@@ -78,7 +81,7 @@ pub struct OutboxParams {
 pub async fn list_outbox(
     State(s): State<AppState>,
     _op: Operator,
-    Query(q): Query<OutboxParams>,
+    QueryParams(q): QueryParams<OutboxParams>,
 ) -> ApiResult<Json<ListView<OutboxEmailView>>> {
     let page = s.store.list_outbox(q.state, q.cursor.as_deref(), q.limit).await?;
     Ok(Json(ListView { items: page.items.iter().map(OutboxEmailView::from).collect(), next_cursor: page.next_cursor }))
