@@ -56,7 +56,7 @@ pub async fn fresh_database(backend: Backend, test: &str) -> Option<(String, Con
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(p).await.expect("cannot create test schema");
             }
             admin.close().await;
-            Some((url, ConnectOptions { pg_schema: Some(schema), max_connections: Some(8) }))
+            Some((url, ConnectOptions { pg_schema: Some(schema), max_connections: Some(8), ..Default::default() }))
         }
     }
 }
