@@ -189,6 +189,7 @@ pub async fn fresh_database_url(backend: Backend, test: &str) -> Option<String> 
     }
 }
 
+pub mod every_table;
 pub mod link_load;
 pub mod load;
 pub mod mail;
