@@ -1,4 +1,4 @@
-//! `partner-billing`: serve, migrate, token, operator-token, invoices run.
+//! `partner-billing`: serve, migrate, token, operator-token, invoices run, db copy.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ use pb_domain::{AdjustableClock, Clock, Period, SystemClock};
 use pb_store::{ConnectOptions, Store, redact_url};
 use tracing_subscriber::EnvFilter;
 
+mod db_copy;
 mod demo;
 mod files;
 mod http;
@@ -40,6 +41,28 @@ enum Command {
     /// Monthly invoices.
     #[command(subcommand)]
     Invoices(InvoicesCommand),
+    /// The database as a whole.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCommand {
+    /// Copy every row of one database into a new, empty one (e.g. SQLite to PostgreSQL) and verify
+    /// row counts and checksums of every table. Stop every serve first.
+    Copy(DbCopyArgs),
+}
+
+#[derive(Args, Debug)]
+struct DbCopyArgs {
+    /// The database to copy: sqlite://PATH or postgres://USER@HOST/DB, migrated by this version
+    /// (`migrate`). Opened read-only; never written.
+    #[arg(long, env = "PB_COPY_FROM")]
+    from: String,
+    /// The database to copy into: migrated first; refused unless it holds no row of ours. A SQLite
+    /// file is created; a PostgreSQL database must exist (createdb).
+    #[arg(long, env = "PB_COPY_TO")]
+    to: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -224,6 +247,10 @@ async fn main() -> Result<()> {
             let store = a.db.open(Arc::new(SystemClock)).await?;
             store.migrate().await.context("migration failed")?;
             invoices::run(&store, period).await
+        }
+        Command::Db(DbCommand::Copy(a)) => {
+            init_logs("pretty");
+            db_copy::run(&a.from, &a.to).await
         }
     }
 }

@@ -1,7 +1,8 @@
 //! One code path for two databases. Every query is one SQL text with `$n` placeholders (both
 //! drivers accept them); its parameters are [`Arg`]s and its rows anything that decodes on both
-//! drivers. The dispatch to the live driver happens here and nowhere else, so a use case reads as SQL
-//! and rules. Only the schema and the few statements named below ([`Tx::for_update`]) differ.
+//! drivers. The dispatch to the live driver happens here (and, for whole tables, in `db/tables.rs`)
+//! and nowhere else, so a use case reads as SQL and rules. Only the schema and the few statements
+//! named below ([`Tx::for_update`]) differ.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -14,6 +15,10 @@ use sqlx::{Arguments, Database, Decode, Encode, FromRow, PgPool, Postgres, SqlSa
 
 use crate::error::StoreError;
 use crate::ts::Ts;
+
+mod tables;
+
+pub use tables::ArgKind;
 
 /// The live pool, and how many statements went through it (tests count them to prove that a read
 /// does not grow with the data).
@@ -236,6 +241,14 @@ impl Tx {
         })
     }
 
+    /// Which database this transaction is on, for the few statements named per dialect.
+    pub fn backend(&self) -> Backend {
+        match self.conn {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     /// Dialect fork: a row lock for the rest of the transaction. PostgreSQL needs it; SQLite's writers
     /// already hold the database's write lock (`BEGIN IMMEDIATE`), so it has nothing to add.
     pub fn for_update(&self) -> &'static str {
@@ -325,6 +338,9 @@ pub struct ConnectOptions {
     /// PostgreSQL only: put every object in this schema (used by tests to isolate themselves).
     pub pg_schema: Option<String>,
     pub max_connections: Option<u32>,
+    /// Open an existing database for reading only (the source of `db copy`): a SQLite file that is
+    /// not there is refused instead of created, and PostgreSQL sessions refuse to write.
+    pub read_only: bool,
 }
 
 impl Db {
@@ -332,6 +348,9 @@ impl Db {
         match Backend::of_url(url)? {
             Backend::Sqlite => {
                 let o = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::UnsupportedUrl(format!("bad SQLite URL: {e}")))?;
+                if opts.read_only {
+                    return Db::connect_sqlite_read_only(o, opts).await;
+                }
                 // Create the file only where its folder exists: a mistyped path fails loudly.
                 let path = o.get_filename().to_path_buf();
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
@@ -369,6 +388,9 @@ impl Db {
                 let mut o = PgConnectOptions::from_str(url).map_err(|e| StoreError::UnsupportedUrl(format!("bad PostgreSQL URL: {e}")))?;
                 if let Some(schema) = &opts.pg_schema {
                     o = o.options([("search_path", schema.as_str())]);
+                }
+                if opts.read_only {
+                    o = o.options([("default_transaction_read_only", "on")]);
                 }
                 let pool = PgPoolOptions::new()
                     .max_connections(opts.max_connections.unwrap_or(16))

@@ -11,6 +11,7 @@ mod audit;
 mod billing;
 mod callers;
 mod commerce;
+pub mod copy;
 mod ctx;
 pub mod db;
 mod error;

@@ -56,7 +56,7 @@ pub async fn fresh_database(backend: Backend, test: &str) -> Option<(String, Con
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(p).await.expect("cannot create test schema");
             }
             admin.close().await;
-            Some((url, ConnectOptions { pg_schema: Some(schema), max_connections: Some(8) }))
+            Some((url, ConnectOptions { pg_schema: Some(schema), max_connections: Some(8), ..Default::default() }))
         }
     }
 }
@@ -154,6 +154,16 @@ pub async fn user_ctx(store: &Store, tenant: pb_domain::TenantId, user: &str) ->
     crate::UserCtx::new(&u, None)
 }
 
+/// A new database's name, prefixed with the configured database's (`pb_test` → `pb_test_<random>`),
+/// so that runs sharing one server keep to their own names and each can clean up after itself;
+/// `pb_bin_<random>` where that name would not be a plain identifier of at most 63 bytes.
+fn binary_test_database_name(url: &str) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    let configured = url.rsplit_once('/').map(|(_, db)| db.split('?').next().unwrap_or_default()).unwrap_or_default();
+    let plain = !configured.is_empty() && configured.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plain && configured.len() + 1 + random.len() <= 63 { format!("{configured}_{random}") } else { format!("pb_bin_{random}") }
+}
+
 /// A URL of a new, empty database for `backend`, for tests that start the real binary (which
 /// takes only a URL, not a schema).
 pub async fn fresh_database_url(backend: Backend, test: &str) -> Option<String> {
@@ -165,7 +175,7 @@ pub async fn fresh_database_url(backend: Backend, test: &str) -> Option<String> 
                 return None;
             };
             note_pg(test, true);
-            let name = format!("pb_bin_{}", uuid::Uuid::new_v4().simple());
+            let name = binary_test_database_name(&url);
             let admin = Store::connect(&url, &ConnectOptions { max_connections: Some(1), ..Default::default() }, Arc::new(SystemClock))
                 .await
                 .expect("PB_TEST_DATABASE_URL is set but PostgreSQL is unreachable");
@@ -179,6 +189,7 @@ pub async fn fresh_database_url(backend: Backend, test: &str) -> Option<String> 
     }
 }
 
+pub mod every_table;
 pub mod link_load;
 pub mod load;
 pub mod mail;
