@@ -117,7 +117,10 @@ impl Store {
         let id = UserId::new();
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        let tenant_exists: Option<String> = tx.scalar_optional("SELECT id FROM tenants WHERE id = $1", args![tenant_id]).await?;
+        // The tenant's row lock orders user creation in it: the email check below and the insert
+        // are then one step for two racing requests (there is no unique index on the email).
+        let lock = format!("SELECT id FROM tenants WHERE id = $1{}", tx.for_update());
+        let tenant_exists: Option<String> = tx.scalar_optional(sqlx::AssertSqlSafe(lock), args![tenant_id]).await?;
         if tenant_exists.is_none() {
             return Err(StoreError::NotFound("tenant"));
         }

@@ -114,8 +114,20 @@ impl Store {
         }
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        let before = offer_in_tx(&mut tx, id).await?;
         let fields = args![id.as_str(), put.name.as_str(), put.kind.as_str(), put.term_months, put.one_per_partner, put.active, now];
+        // Insert-or-nothing first: two PUTs of a new id at once make one offer, and the second
+        // replaces it (a read-then-insert let both insert, and one failed on the key).
+        let created = tx
+            .execute(
+                "INSERT INTO offers (id, name, kind, term_months, one_per_partner, active, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING",
+                fields.clone(),
+            )
+            .await?
+            == 1;
+        let lock = format!("SELECT id FROM offers WHERE id = $1{}", tx.for_update());
+        tx.scalar_optional::<String>(sqlx::AssertSqlSafe(lock), args![id.as_str()]).await?;
+        let before = if created { None } else { offer_in_tx(&mut tx, id).await? };
         if before.is_some() {
             tx.execute(
                 "UPDATE offers SET name = $2, kind = $3, term_months = $4, one_per_partner = $5, active = $6, updated_at = $7 WHERE id = $1",
@@ -123,13 +135,6 @@ impl Store {
             )
             .await?;
             tx.execute("DELETE FROM offer_prices WHERE offer_id = $1", args![id.as_str()]).await?;
-        } else {
-            tx.execute(
-                "INSERT INTO offers (id, name, kind, term_months, one_per_partner, active, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                fields,
-            )
-            .await?;
         }
         for p in &put.prices {
             tx.execute(

@@ -183,7 +183,6 @@ impl Store {
         if !cx.roles().may_purchase() {
             return Err(StoreError::Forbidden("membership purchases need the MCPP admin or global admin role".into()));
         }
-        let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let offer = offer_in_tx(&mut tx, &new.offer_id).await?.filter(|o| o.active).ok_or(StoreError::NotFound("offer"))?;
         let quantity = check_quantity(new.quantity, offer.one_per_partner).map_err(|e| {
@@ -194,6 +193,10 @@ impl Store {
         // The partner account's row lock orders purchases against link changes (rule C4) and
         // against each other (one per partner).
         let partner = partner_in_tx(&mut tx, cx.tenant(), true).await?.ok_or(StoreError::NotFound("partner account"))?;
+        // Read under the lock: a link change that committed before it is in force at this instant,
+        // one that waits for it starts after it (a time taken earlier could fall before a link that
+        // committed first, and bill a purchase to a link not yet in force at its own time).
+        let now = self.now();
         if !partner.state.may_link() {
             return Err(StoreError::PartnerAccountNotActive(partner.state));
         }

@@ -206,9 +206,11 @@ impl Store {
     /// The whole create-new flow in one transaction (rule N8): whatever is created and the link
     /// commit together, or nothing does.
     pub async fn setup_link(&self, cx: &UserCtx, cmd: &SetupCommand) -> Result<LinkOutcome> {
-        let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let partner = link_preconditions(&mut tx, cx, true).await?;
+        // Under the partner account's lock, as purchases read it (rule C4: a purchase is billed to
+        // the link in force at its time).
+        let now = self.now();
         let current = current_link_in_tx(&mut tx, partner.id).await?;
         check_version(&partner, &current, cmd.if_match)?;
         let account = match &cmd.account {
