@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::db::{Tx, args};
-use crate::{Result, Store, Ts};
+use crate::{Result, Store, StoreError, Ts};
 
 /// How long a completed key is kept.
 pub const KEEP_FOR: time::Duration = time::Duration::hours(24);
@@ -121,7 +121,18 @@ impl Store {
         // Rendered before any await: the outcome is not carried across one as `dyn Any`.
         let pending = ctx.completion.as_ref().and_then(|c| c.render(out).map(|r| (c, r)));
         let completed = match pending {
-            Some((c, resp)) => store_in_tx(&mut tx, c, resp, self.now()).await?,
+            Some((c, resp)) => {
+                // The key already has an answer: its claim was taken over (its instance looked
+                // gone) and the other request finished first. This work is then a second effect
+                // of one request: it is dropped with the transaction, and a retry replays the answer.
+                if !store_in_tx(&mut tx, c, resp, self.now()).await? {
+                    return Err(StoreError::conflict(
+                        "idempotency_key_in_use",
+                        "another request with this Idempotency-Key finished first; retry to get its answer",
+                    ));
+                }
+                true
+            }
             None => false,
         };
         tx.commit().await?;
@@ -233,13 +244,13 @@ impl Store {
         Ok(claim)
     }
 
-    /// Stores the response of a claimed key.
+    /// Stores the response of a claimed key, unless it has one already (the first answer stands).
     pub async fn complete_idempotency_key(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         tx.execute(
             "UPDATE idempotency_keys SET response_status = $3, response_body = $4, expires_at = $5, response_headers = $6 \
-             WHERE tenant_id = $1 AND idem_key = $2",
+             WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0",
             args![
                 scope,
                 key,

@@ -210,6 +210,48 @@ async fn postgres_rule_t3_invoice_ready_reaches_owners_and_invoice_managers_only
     rule_t3_invoice_ready_reaches_owners_and_invoice_managers_only(Backend::Postgres).await;
 }
 
+/// Two runs of one key (a claim taken over from an instance that only looked gone, the first still
+/// running): the first to finish is the answer, the other's purchase is rolled back with its
+/// transaction, so one key never buys twice.
+async fn crash_safety_a_second_run_of_one_key_buys_nothing(backend: Backend) {
+    use std::sync::atomic::AtomicBool;
+
+    use pb_store::{Completion, IdempotencyClaim, StoreError, StoredResponse};
+    let Some(w) = world(backend, "commerce_second_run").await else { return };
+    link_new(&w, "Main").await;
+    let (scope, key, hash) = (w.mcpp.tenant().to_string(), "buy-once", "h1");
+    let claim = w.store.claim_idempotency_key(&scope, key, hash, "POST", "/api/v1/purchases").await.unwrap();
+    assert_eq!(claim, IdempotencyClaim::New);
+    let run = || {
+        Completion::new(scope.clone(), key.into(), Arc::new(AtomicBool::new(false)), |p: &pb_store::Purchase| StoredResponse {
+            status: 201,
+            body: p.id.to_string(),
+            headers: vec![],
+        })
+    };
+    let (first, second) = (run(), run());
+    let p = w.store.create_purchase(&w.mcpp.clone().completing(Some(first)), &buy("security", 1)).await.unwrap();
+    let again = w.store.create_purchase(&w.mcpp.clone().completing(Some(second.clone())), &buy("security", 1)).await;
+    assert!(matches!(again, Err(StoreError::Conflict { code: "idempotency_key_in_use", .. })), "{again:?}");
+    assert!(!second.completed());
+    // The answer stands even if the loser's refusal is stored afterwards (as the API layer does).
+    let refusal = StoredResponse { status: 409, body: "in use".into(), headers: vec![] };
+    w.store.complete_idempotency_key(&scope, key, &refusal).await.unwrap();
+    let retry = w.store.claim_idempotency_key(&scope, key, hash, "POST", "/api/v1/purchases").await.unwrap();
+    assert_eq!(retry, IdempotencyClaim::Replay(StoredResponse { status: 201, body: p.id.to_string(), headers: vec![] }));
+    assert_eq!(w.store.list_purchases(&w.ga, None, None, None).await.unwrap().items.len(), 1, "one key, one purchase");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_crash_safety_a_second_run_of_one_key_buys_nothing() {
+    crash_safety_a_second_run_of_one_key_buys_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_crash_safety_a_second_run_of_one_key_buys_nothing() {
+    crash_safety_a_second_run_of_one_key_buys_nothing(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_an_idempotent_purchase_stores_its_answer_with_its_work() {
     an_idempotent_purchase_stores_its_answer_with_its_work(Backend::Sqlite).await;
