@@ -159,6 +159,10 @@ class Stats:
         with self.lock:
             self.c[name] = self.c.get(name, 0) + n
 
+    def most(self, name, value):
+        with self.lock:
+            self.c[name] = max(self.c.get(name, 0), value)
+
     def get(self, name):
         with self.lock:
             return self.c.get(name, 0)
@@ -188,7 +192,7 @@ def until_final(pick, method, path, token, body=None, key=None, headers=None, st
     if key:
         h["Idempotency-Key"] = key
     deadline = time.time() + give_up
-    attempts, interrupted = 0, False
+    attempts, interrupted, in_use_since = 0, False, None
     while True:
         if time.time() > deadline:
             raise RuntimeError("no final answer to %s %s after %d attempts" % (method, path, attempts))
@@ -211,6 +215,7 @@ def until_final(pick, method, path, token, body=None, key=None, headers=None, st
                 mark.sending = False
         code = b.get("code") if isinstance(b, dict) else None
         if status == 409 and code == "idempotency_key_in_use" or status == 429:
+            in_use_since = in_use_since or time.time()
             if stats:
                 stats.add("in_use" if status == 409 else "rate_limited")
             time.sleep(min(float(hd.get("retry-after", "1")), 2.0))
@@ -223,6 +228,8 @@ def until_final(pick, method, path, token, body=None, key=None, headers=None, st
             continue
         if stats and 200 <= status < 300:
             stats.add("acknowledged")
+        if stats and in_use_since:
+            stats.most("longest_key_in_use_s", round(time.time() - in_use_since, 1))
         return Final(status, b, hd, attempts, interrupted)
 
 

@@ -32,13 +32,13 @@ from workload import Ledger, Workload, tenant_tokens
 class Run:
     def __init__(self, args, postgres):
         self.args, self.rng = args, random.Random(args.seed)
-        self.workdir = tempfile.mkdtemp(prefix="pb-rel-crash-")
+        self.workdir = tempfile.mkdtemp(prefix="reliability-crash-")  # not pb-*: other runs clear /tmp/pb-*
         self.db = Database(self.workdir, postgres)
         self.sink = Sink(self.workdir, delay_ms=20)  # widens the window between "server has it" and "marked sent"
         self.node = Node("serve", self.workdir, self.db.url, self.sink.url)
         self.gate, self.stats, self.ledger = Gate(), Stats(), Ledger()
         self.offset = timedelta(0)  # the test clock's lead over real time, set again after each restart
-        self.kills, self.during, self.months = 0, Counter(), []
+        self.kills, self.during, self.months, self.kill_times = 0, Counter(), [], []
         self.stop = threading.Event()
         self.invoice_thread = None
         self.unfinished_runs = 0
@@ -116,6 +116,7 @@ class Run:
         self.gate.close()
         closing = self.node.closing_month()
         self.node.kill()
+        self.kill_times.append(time.time())
         self.kills += 1
         self.during["month_close"] += closing
         unfinished = int(self.db.scalar("SELECT COUNT(*) FROM invoice_runs WHERE finished_at IS NULL"))
@@ -161,7 +162,8 @@ class Run:
         self.invoice_thread.join()
         self.drain_outbox()
         time.sleep(0.5)
-        violations, figures = check_all(self.db, self.ledger, self.tenants, self.sink, self.kills, self.gate.pick)
+        violations, figures = check_all(self.db, self.ledger, self.tenants, self.sink, self.kills, self.gate.pick,
+                                       kill_times=self.kill_times)
         return violations, figures, time.time() - started
 
     def close(self, keep):
@@ -198,10 +200,11 @@ def main():
             print("VIOLATION: " + v)
         run.close(keep=bool(violations) or a.keep)
         s = run.stats
-        print("crash %s: rounds=%d kills=%d requests=%d acknowledged=%d retried_unanswered=%d key_in_use_waits=%d "
-              "server_errors=%d replays=%d during=%s figures=%s seconds=%.0f seed=%d violations=%d"
-              % (db_name, a.rounds, run.kills, s.get("requests"), s.get("acknowledged"), s.get("unanswered"), s.get("in_use"),
-                 s.get("server_errors"), s.get("replays"), dict(run.during), figures, took, a.seed, len(violations)), flush=True)
+        print("crash %s: rounds=%d kills=%d months_closed=%d requests=%d acknowledged=%d retried_unanswered=%d "
+              "key_in_use_waits=%d longest_key_in_use_s=%s server_errors=%d replays=%d during=%s figures=%s seconds=%.0f seed=%d "
+              "violations=%d" % (db_name, a.rounds, run.kills, len(run.months), s.get("requests"), s.get("acknowledged"),
+                                 s.get("unanswered"), s.get("in_use"), s.get("longest_key_in_use_s"), s.get("server_errors"),
+                                 s.get("replays"), dict(run.during), figures, took, a.seed, len(violations)), flush=True)
     sys.exit(1 if violations else 0)
 
 

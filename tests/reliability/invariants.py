@@ -193,15 +193,16 @@ class Checker:
                 self.fail("%s: %d %s notifications for %d events and %d admins" % (self.domain_of[tid], kinds[(tid, kind)], kind, n,
                                                                                   admins[tid]))
 
-    def emails(self, sink, max_resent):
+    def emails(self, sink, max_resent, kill_times=()):
         states = Counter(s for s, in self.rows("SELECT state FROM email_outbox"))
         if set(states) - {"sent"}:
             self.fail("outbox not delivered: %s" % dict(states))
         ids = {i for i, in self.rows("SELECT id FROM email_outbox")}
-        got = Counter()
+        got, arrived = Counter(), defaultdict(list)
         for m in sink.received():
             mid = re.fullmatch(r"<(em_[0-9a-f]+)@[^>]+>", m["message_id"])
             got[mid.group(1) if mid else m["message_id"]] += 1
+            arrived[mid.group(1) if mid else m["message_id"]].append(m["at"])
         for i in sorted(set(got) - ids):
             self.fail("the sink got %s, which is in no outbox row" % i)
         for i in sorted(ids - set(got)):
@@ -209,6 +210,17 @@ class Checker:
         twice = {i: n for i, n in got.items() if n > 1}
         if any(n > 2 for n in twice.values()) or len(twice) > max_resent:
             self.fail("%d emails arrived more than once (at most %d allowed: one per kill): %s" % (len(twice), max_resent, twice))
+        if kill_times:  # each sent again was the one in flight at a kill: first before it, again after it
+            per_kill = Counter()
+            for i in twice:
+                first, again = sorted(arrived[i])[:2]
+                kill = next((k for k in sorted(kill_times) if k >= first), None)
+                per_kill[kill] += 1
+                if kill is None or again < kill:
+                    self.fail("email %s arrived twice (%.3f, %.3f) with no kill between" % (i, first, again))
+            for k, n in per_kill.items():
+                if k is not None and n > 1:
+                    self.fail("%d emails were in flight at the kill at %.3f" % (n, k))
         self.figures.update(emails=len(ids), emails_resent=len(twice))
 
     def api(self, pick, tenants):
@@ -252,7 +264,7 @@ class Checker:
                 self.fail("invoice %s: total %s, lines %d, DB sum %d, number %s" % (iid, body["total"], len(lines), db_sum, body["number"]))
 
 
-def check_all(db, ledger, tenants, sink, max_resent, pick=None, tolerate_b2=False):
+def check_all(db, ledger, tenants, sink, max_resent, pick=None, tolerate_b2=False, kill_times=()):
     """Runs every check; returns (violations, figures). `pick` given: the API checks too.
     `tolerate_b2`: a purchase billed to a link that began or ended less than a second from its
     purchased_at is reported as the known bug (purchased_at is taken before the partner account's
@@ -261,7 +273,7 @@ def check_all(db, ledger, tenants, sink, max_resent, pick=None, tolerate_b2=Fals
     c.v.extend(ledger.problems)
     for step in (c.links, c.billing_objects, c.purchases, c.invoices, c.notifications):
         step()
-    c.emails(sink, max_resent)
+    c.emails(sink, max_resent, kill_times)
     if pick:
         c.api(pick, tenants)
     for k in c.known:

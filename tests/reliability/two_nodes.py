@@ -34,7 +34,7 @@ DEFAULT_PG = "postgres://postgres@127.0.0.1:5432"
 class TwoNodes:
     def __init__(self, args):
         self.args, self.rng = args, random.Random(args.seed)
-        self.workdir = tempfile.mkdtemp(prefix="pb-rel-nodes-")
+        self.workdir = tempfile.mkdtemp(prefix="reliability-nodes-")  # not pb-*: other runs clear /tmp/pb-*
         self.db = Database(self.workdir, args.postgres)
         self.sink = Sink(self.workdir)
         self.nodes = [Node(n, self.workdir, self.db.url, self.sink.url) for n in ("a", "b")]
@@ -285,10 +285,10 @@ def main():
             print("VIOLATION: " + v)
         run.close(keep=bool(violations) or a.keep)
         s = run.stats
-        print("two_nodes postgresql: requests=%d acknowledged=%d key_in_use_waits=%d server_errors=%d races=%s clock_skew_ms=%s "
-              "figures=%s seconds=%.0f seed=%d violations=%d"
-              % (s.get("requests"), s.get("acknowledged"), s.get("in_use"), s.get("server_errors"), dict(run.outcomes),
-                 ["%.1f" % x for x in run.skews], figures, took, a.seed, len(violations)), flush=True)
+        print("two_nodes postgresql: requests=%d acknowledged=%d key_in_use_waits=%d longest_key_in_use_s=%s server_errors=%d "
+              "races=%s clock_skew_ms=%s figures=%s seconds=%.0f seed=%d violations=%d"
+              % (s.get("requests"), s.get("acknowledged"), s.get("in_use"), s.get("longest_key_in_use_s"), s.get("server_errors"),
+                 dict(run.outcomes), ["%.1f" % x for x in run.skews], figures, took, a.seed, len(violations)), flush=True)
     sys.exit(1 if violations else 0)
 
 
