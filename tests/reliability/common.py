@@ -182,12 +182,12 @@ class Final:
         return "%s %s" % (self.status, json.dumps(self.body)[:300])
 
 
-def until_final(pick, method, path, token, body=None, key=None, headers=None, stats=None, give_up=180, mark=None):
+def until_final(pick, method, path, token, body=None, key=None, headers=None, stats=None, give_up=180, mark=None, gate=None):
     """Sends the request until it gets a final answer, with the same Idempotency-Key every time:
     after no answer or a 5xx it tries again (the key makes that safe), after 409
     idempotency_key_in_use or 429 it waits as told. `pick()` waits until a node is up and returns
-    its base URL. `mark.sending` is true while a request awaits its answer. Raises RuntimeError
-    after `give_up` seconds."""
+    its base URL. `mark.sending` is true while a request awaits its answer; `gate`: left while
+    waiting on a key in use. Raises RuntimeError after `give_up` seconds."""
     h = dict(headers or {})
     if key:
         h["Idempotency-Key"] = key
@@ -218,7 +218,11 @@ def until_final(pick, method, path, token, body=None, key=None, headers=None, st
             in_use_since = in_use_since or time.time()
             if stats:
                 stats.add("in_use" if status == 409 else "rate_limited")
+            if gate:
+                gate.leave()
             time.sleep(min(float(hd.get("retry-after", "1")), 2.0))
+            if gate:
+                gate.enter()
             continue
         if status >= 500:
             interrupted = True
@@ -365,7 +369,9 @@ def provision(pick, op, tag, count, stats):
 
 class Gate:
     """Clients pass while the node is up with its clock set. A month jump holds new requests back and
-    waits until none is in flight, as time passing between two months would."""
+    waits until no client action is under way, as time passing between two months would. A client
+    waiting out a dead instance's claim (409 idempotency_key_in_use: nothing of it was committed)
+    does not hold a jump up: it leaves while it waits."""
 
     def __init__(self):
         self.cv = threading.Condition()

@@ -32,8 +32,9 @@ class Workload:
     one), payment instruments, purchases, and replays of answered keys. `exclusive`: this thread is
     the only one changing the tenant's link, so a 412 can only mean its own lost request applied."""
 
-    def __init__(self, pick, ledger, stats, rng, tag, exclusive=True):
+    def __init__(self, pick, ledger, stats, rng, tag, exclusive=True, gate=None):
         self.pick, self.ledger, self.stats, self.rng, self.tag, self.exclusive = pick, ledger, stats, rng, tag, exclusive
+        self.gate = gate
         self.n = 0
         self.nlock = threading.Lock()
 
@@ -45,7 +46,7 @@ class Workload:
     def go(self, t, kind, method, path, token, body=None, key=None, headers=None, pick=None):
         t.doing = kind
         try:
-            return until_final(pick or self.pick, method, path, token, body, key, headers, self.stats, mark=t)
+            return until_final(pick or self.pick, method, path, token, body, key, headers, self.stats, mark=t, gate=self.gate)
         finally:
             t.doing = None
 
@@ -156,9 +157,15 @@ class Workload:
     def replay(self, t):
         """A key answered before (since the clock last jumped: keys are kept 24 hours) answers the same."""
         key, body, pid = self.rng.choice(t.recent)
+        epoch = t.epoch
         got = self.go(t, "purchase", "POST", "/purchases", t.mcpp, body, key)
         self.stats.add("replays")
-        if got.status != 201 or got.body["id"] != pid or got.headers.get("idempotent-replayed") != "true":
+        if epoch != t.epoch:  # the clock jumped a month meanwhile: the key had expired, this was a new request
+            if got.status == 201:
+                with self.ledger.lock:
+                    self.ledger.purchases[got.body["id"]] = (t.domain, got.body)
+                    self.ledger.instruments[got.body["payment_instrument_id"]] = t.domain
+        elif got.status != 201 or got.body["id"] != pid or got.headers.get("idempotent-replayed") != "true":
             self.ledger.problem("%s replay of %s gave %r, not purchase %s" % (t.domain, key, got, pid))
 
     def step(self, t):
@@ -186,5 +193,6 @@ def tenant_tokens(node, tenants):
     for t in tenants:
         t.ga, t.mcpp = node.token(t.domain, t.ga_email), node.token(t.domain, t.mcpp_email)
         t.etag = t.link = t.doing = None
+        t.epoch = 0  # months the clock jumped: answered keys are kept 24 hours
         t.sending = False
         t.pairs, t.funded, t.recent = set(), set(), []
