@@ -58,10 +58,16 @@ class Run:
     def outbox_pending(self):
         return int(self.db.scalar("SELECT COUNT(*) FROM email_outbox WHERE state <> 'sent'"))
 
-    def drain_outbox(self, timeout=90):
-        deadline = time.time() + timeout
-        while self.outbox_pending() and time.time() < deadline:
-            time.sleep(0.2)
+    def drain_outbox(self, stall=30):
+        """Waits until every email is sent, or nothing more went out for `stall` seconds (the sink
+        answers each after 20 ms: a backlog of thousands takes minutes)."""
+        pending, progress = self.outbox_pending(), time.time()
+        while pending and time.time() - progress < stall:
+            time.sleep(0.5)
+            now = self.outbox_pending()
+            if now < pending:
+                progress = time.time()
+            pending = now
 
     def worker(self, t, i):
         wl = Workload(self.gate.pick, self.ledger, self.stats, random.Random(self.args.seed * 1000 + i), "k%d" % i, gate=self.gate)
@@ -83,8 +89,9 @@ class Run:
             self.ledger.problem("POST /invoice-runs %s: %r" % (period, got))
 
     def next_month(self):
-        """Jumps the clock past the month's end once no request is in flight, then closes the month:
-        serve's month close and an operator's run race each other."""
+        """Jumps the clock past the month's end once no client action is under way (a client waiting
+        out a dead instance's claim excepted), then closes the month: serve's month close and an
+        operator's run race each other."""
         if self.invoice_thread:
             self.invoice_thread.join()
         if not self.gate.quiesce():

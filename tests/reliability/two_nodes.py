@@ -216,10 +216,17 @@ class TwoNodes:
         self.outcomes["month_closes"] += 1
         log("closed %s: %s" % (period, [(x.body["invoices_created"], x.body["charges"]) for x in r if x and x.status == 200]))
 
-    def drain(self, timeout=90):
-        deadline = time.time() + timeout
-        while int(self.db.scalar("SELECT COUNT(*) FROM email_outbox WHERE state <> 'sent'")) and time.time() < deadline:
+    def drain(self, stall=30):
+        """Waits until every email is sent, or nothing more went out for `stall` seconds."""
+        def pending():
+            return int(self.db.scalar("SELECT COUNT(*) FROM email_outbox WHERE state <> 'sent'"))
+        left, progress = pending(), time.time()
+        while left and time.time() - progress < stall:
             time.sleep(0.2)
+            now = pending()
+            if now < left:
+                progress = time.time()
+            left = now
 
     def runs_add_up(self):
         """Over every run of a month, the invoices each said it issued add up to the month's invoices."""
