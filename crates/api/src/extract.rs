@@ -94,3 +94,22 @@ pub fn optional_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
         None => Ok(None),
     }
 }
+
+/// The longest `cursor` a list accepts; the ones it gives are ids, far shorter.
+pub const MAX_CURSOR_CHARS: usize = 200;
+
+/// `cursor` of a list: up to 200 visible ASCII characters after trimming (the ones a list gives are
+/// its items' ids). Anything else could never have come from us, and some of it (a NUL) the
+/// database would refuse: 400 rather than a 500.
+pub fn cursor<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match <Option<String> as serde::Deserialize>::deserialize(d)? {
+        Some(c) => {
+            let c = c.trim();
+            if c.len() > MAX_CURSOR_CHARS || !c.chars().all(|ch| ch.is_ascii_graphic()) {
+                return Err(serde::de::Error::custom("cursor is not one a list gave"));
+            }
+            Ok(Some(c.to_owned()))
+        }
+        None => Ok(None),
+    }
+}

@@ -138,6 +138,8 @@ fn object_rules() -> Vec<(&'static str, Value)> {
 fn query_rules() -> Vec<(&'static str, &'static str, Value, bool)> {
     let limit = json!({"type": "integer", "minimum": 1, "maximum": pb_store::MAX_PAGE_LIMIT,
         "description": "Page size, 1 to 200; 50 when absent."});
+    let cursor = json!({"type": "string", "pattern": patterns::trimmed(&format!("[!-~]{{0,{}}}", crate::extract::MAX_CURSOR_CHARS)),
+        "description": "The next_cursor of the page before."});
     let outbox: Vec<&str> = [OutboxState::Pending, OutboxState::Sent, OutboxState::Dead].iter().map(|s| s.as_str()).collect();
     vec![
         ("/api/v1/audit-log", "limit", limit.clone(), false),
@@ -148,6 +150,12 @@ fn query_rules() -> Vec<(&'static str, &'static str, Value, bool)> {
         ("/api/v1/outbox", "limit", limit.clone(), false),
         ("/api/v1/purchases", "limit", limit, false),
         ("/api/v1/outbox", "state", one_of(&outbox), false),
+        ("/api/v1/audit-log", "cursor", cursor.clone(), false),
+        ("/api/v1/billing-accounts", "cursor", cursor.clone(), false),
+        ("/api/v1/billing-profiles/{id}/invoices", "cursor", cursor.clone(), false),
+        ("/api/v1/notifications", "cursor", cursor.clone(), false),
+        ("/api/v1/outbox", "cursor", cursor.clone(), false),
+        ("/api/v1/purchases", "cursor", cursor, false),
         ("/api/v1/purchases", "billing_profile_id", id("bp"), false),
         ("/api/v1/billing-link/review", "billing_account_id", id("ba"), true),
         ("/api/v1/billing-link/review", "billing_profile_id", id("bp"), true),

@@ -24,6 +24,7 @@ pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     action: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::cursor")]
     cursor: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,

@@ -75,6 +75,7 @@ impl NewBillingAccountBody {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
+    #[serde(default, deserialize_with = "crate::extract::cursor")]
     cursor: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,

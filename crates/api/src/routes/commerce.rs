@@ -185,6 +185,7 @@ pub async fn create_purchase(
 #[serde(deny_unknown_fields)]
 pub struct PurchaseParams {
     billing_profile_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::cursor")]
     cursor: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,

@@ -46,6 +46,7 @@ pub struct NotificationView {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
+    #[serde(default, deserialize_with = "crate::extract::cursor")]
     cursor: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,

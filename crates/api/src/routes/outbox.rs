@@ -69,6 +69,7 @@ impl From<&OutboxEntry> for OutboxEmailView {
 pub struct OutboxParams {
     /// Only emails in this state.
     state: Option<OutboxState>,
+    #[serde(default, deserialize_with = "crate::extract::cursor")]
     cursor: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::page_limit")]
     limit: Option<u32>,
