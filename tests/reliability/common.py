@@ -414,3 +414,21 @@ class Gate:
         with self.cv:
             self.hold = False
             self.cv.notify_all()
+
+
+def run_and_report(run, keep, summary):
+    """Runs `run` (its run() gives violations, figures, seconds), prints each violation and then the
+    one summary line `summary(violations, figures, seconds)` even when the driver fails, and keeps the
+    run's folder when anything went wrong. Returns the violations."""
+    violations, figures, took = ["the run did not finish"], {}, 0.0
+    try:
+        violations, figures, took = run.run()
+    except Exception as e:
+        violations = ["driver error: %r" % e]
+        raise
+    finally:
+        for v in violations:
+            print("VIOLATION: " + v)
+        run.close(keep=bool(violations) or keep)
+        print(summary(violations, figures, took), flush=True)
+    return violations

@@ -24,7 +24,7 @@ import types
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from common import Database, Gate, Node, Sink, Stats, log, next_month_start, period_of, provision, set_clock, until_final
+from common import Database, Gate, Node, Sink, Stats, run_and_report, log, next_month_start, period_of, provision, set_clock, until_final
 from invariants import check_all
 from workload import Ledger, Workload, tenant_tokens
 
@@ -199,22 +199,15 @@ def main():
     db_name = "postgresql" if a.postgres else "sqlite"
     log("crash suite on %s: %d rounds, seed %d" % (db_name, a.rounds, a.seed))
     run = Run(a, a.postgres)
-    violations, figures, took = ["the run did not finish"], {}, 0.0
-    try:
-        violations, figures, took = run.run()
-    except Exception as e:
-        violations = ["driver error: %r" % e]
-        raise
-    finally:
-        for v in violations:
-            print("VIOLATION: " + v)
-        run.close(keep=bool(violations) or a.keep)
+    def summary(violations, figures, took):
         s = run.stats
-        print("crash %s: rounds=%d kills=%d months_closed=%d requests=%d acknowledged=%d retried_unanswered=%d "
-              "key_in_use_waits=%d longest_key_in_use_s=%s server_errors=%d replays=%d during=%s figures=%s seconds=%.0f seed=%d "
-              "violations=%d" % (db_name, a.rounds, run.kills, len(run.months), s.get("requests"), s.get("acknowledged"),
-                                 s.get("unanswered"), s.get("in_use"), s.get("longest_key_in_use_s"), s.get("server_errors"),
-                                 s.get("replays"), dict(run.during), figures, took, a.seed, len(violations)), flush=True)
+        return ("crash %s: rounds=%d kills=%d months_closed=%d requests=%d acknowledged=%d retried_unanswered=%d "
+                "key_in_use_waits=%d longest_key_in_use_s=%s server_errors=%d replays=%d during=%s figures=%s seconds=%.0f seed=%d "
+                "violations=%d" % (db_name, a.rounds, run.kills, len(run.months), s.get("requests"), s.get("acknowledged"),
+                                   s.get("unanswered"), s.get("in_use"), s.get("longest_key_in_use_s"), s.get("server_errors"),
+                                   s.get("replays"), dict(run.during), figures, took, a.seed, len(violations)))
+
+    violations = run_and_report(run, a.keep, summary)
     sys.exit(1 if violations else 0)
 
 

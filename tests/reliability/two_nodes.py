@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from common import Database, Gate, Node, Sink, Stats, call, log, next_month_start, period_of, provision, set_clock, ts, until_final
+from common import Database, Gate, Node, Sink, Stats, run_and_report, call, log, next_month_start, period_of, provision, set_clock, ts, until_final
 from invariants import check_all
 from workload import OFFERS, Ledger, Workload, tenant_tokens
 
@@ -295,21 +295,14 @@ def main():
     a = p.parse_args()
     log("two nodes on PostgreSQL: %ss, seed %d" % (a.seconds, a.seed))
     run = TwoNodes(a)
-    violations, figures, took = ["the run did not finish"], {}, 0.0
-    try:
-        violations, figures, took = run.run()
-    except Exception as e:
-        violations = ["driver error: %r" % e]
-        raise
-    finally:
-        for v in violations:
-            print("VIOLATION: " + v)
-        run.close(keep=bool(violations) or a.keep)
+    def summary(violations, figures, took):
         s = run.stats
-        print("two_nodes postgresql: requests=%d acknowledged=%d key_in_use_waits=%d longest_key_in_use_s=%s server_errors=%d "
-              "races=%s clock_skew_ms=%s figures=%s seconds=%.0f seed=%d violations=%d"
-              % (s.get("requests"), s.get("acknowledged"), s.get("in_use"), s.get("longest_key_in_use_s"), s.get("server_errors"),
-                 dict(run.outcomes), ["%.1f" % x for x in run.skews], figures, took, a.seed, len(violations)), flush=True)
+        return ("two_nodes postgresql: requests=%d acknowledged=%d key_in_use_waits=%d longest_key_in_use_s=%s server_errors=%d "
+                "races=%s clock_skew_ms=%s figures=%s seconds=%.0f seed=%d violations=%d"
+                % (s.get("requests"), s.get("acknowledged"), s.get("in_use"), s.get("longest_key_in_use_s"), s.get("server_errors"),
+                   dict(run.outcomes), ["%.1f" % x for x in run.skews], figures, took, a.seed, len(violations)))
+
+    violations = run_and_report(run, a.keep, summary)
     sys.exit(1 if violations else 0)
 
 
