@@ -134,7 +134,14 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let claim = match state.store.claim_idempotency_key(&scope, &key, &hash, parts.method.as_str(), &path).await {
         Ok(c) => c,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => {
+            // The database went away: the claim may have committed without our hearing of it,
+            // and nothing ran under it.
+            if e.is_unavailable() {
+                release(&state, scope, key).await;
+            }
+            return ApiError::from(e).into_response();
+        }
     };
     match claim {
         IdempotencyClaim::Mismatch => ApiError::IdempotencyKeyReused.into_response(),
@@ -155,14 +162,14 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             }
             let status = resp.status();
             if status.is_server_error() {
-                let _ = state.store.release_idempotency_key(&scope, &key).await;
+                release(&state, scope, key).await;
                 return resp;
             }
             let (rparts, rbody) = resp.into_parts();
             let body = match axum::body::to_bytes(rbody, usize::MAX).await {
                 Ok(b) => b,
                 Err(_) => {
-                    let _ = state.store.release_idempotency_key(&scope, &key).await;
+                    release(&state, scope, key).await;
                     return ApiError::Internal("cannot read response body".into()).into_response();
                 }
             };
@@ -177,6 +184,37 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             Response::from_parts(rparts, Body::from(body))
         }
     }
+}
+
+/// How long a claim's release is retried while the database is unavailable: well within the minute
+/// after which another node may take an unfinished claim over, so a late release never removes
+/// a claim that a retry holds.
+const RELEASE_RETRIES: u32 = 60;
+const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Forgets the claim of a request that failed on our side, so that a retry runs the work again.
+/// A request that failed because the database was unavailable (a failover) usually cannot release
+/// its claim either; then the release is retried in the background, or retries of the key would be
+/// turned away as still running for as long as this node lives.
+async fn release(state: &AppState, scope: String, key: String) {
+    if state.store.release_idempotency_key(&scope, &key).await.is_ok() {
+        return;
+    }
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        for _ in 0..RELEASE_RETRIES {
+            tokio::time::sleep(RELEASE_EVERY).await;
+            match store.release_idempotency_key(&scope, &key).await {
+                Ok(()) => return,
+                Err(e) if e.is_unavailable() => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot release an idempotency claim");
+                    return;
+                }
+            }
+        }
+        tracing::warn!("gave up releasing an idempotency claim; it lapses by itself");
+    });
 }
 
 fn replay(stored: &StoredResponse) -> Response {

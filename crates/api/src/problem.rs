@@ -41,6 +41,9 @@ pub enum ApiError {
     IdempotencyKeyInUse,
     #[error("internal error")]
     Internal(String),
+    /// The database cannot serve just now (503 with Retry-After).
+    #[error("{0}")]
+    Unavailable(String),
     /// A store refusal that carries its own problem (rules C3, M1, M2, ...).
     #[error("{}", .0.detail)]
     Refused(Box<Problem>),
@@ -89,6 +92,7 @@ impl ApiError {
             IdempotencyKeyReused => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", detail),
             IdempotencyKeyInUse => Problem::new(StatusCode::CONFLICT, "idempotency_key_in_use", detail),
             Refused(p) => (**p).clone(),
+            Unavailable(_) => pb_app::problem::unavailable(),
             Internal(_) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -103,6 +107,8 @@ impl IntoResponse for ApiError {
         match &self {
             // The client gets an opaque problem; the cause goes to the log, inside the request span.
             ApiError::Internal(msg) => tracing::error!(error = %msg, "internal error"),
+            ApiError::Unavailable(msg) => tracing::warn!(error = %msg, "database unavailable"),
+            ApiError::Auth(AuthFailure::Store(e)) if e.is_unavailable() => tracing::warn!(error = %e, "cannot resolve the caller"),
             ApiError::Auth(AuthFailure::Store(e)) => tracing::error!(error = %e, "cannot resolve the caller"),
             _ => {}
         }
@@ -147,6 +153,7 @@ impl From<StoreError> for ApiError {
                 e.push(field, code, message);
                 ApiError::Validation(e)
             }
+            e @ StoreError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

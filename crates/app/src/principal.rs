@@ -74,6 +74,7 @@ impl AuthFailure {
             AuthFailure::RateLimited { .. } => {
                 Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down and retry later")
             }
+            AuthFailure::Store(e) if e.is_unavailable() => crate::problem::unavailable(),
             AuthFailure::Store(_) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -86,6 +87,7 @@ impl AuthFailure {
 impl IntoResponse for AuthFailure {
     fn into_response(self) -> Response {
         match &self {
+            AuthFailure::Store(e) if e.is_unavailable() => tracing::warn!(error = %e, "cannot resolve the caller"),
             AuthFailure::Store(e) => tracing::error!(error = %e, "cannot resolve the caller"),
             AuthFailure::RateLimited { retry_after } => return crate::rate_limit::too_many_requests(*retry_after),
             _ => {}

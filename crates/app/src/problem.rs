@@ -39,6 +39,19 @@ impl Problem {
     }
 }
 
+/// How long a client is told to wait when the database is unavailable: a replica's promotion or a
+/// restart takes seconds, and the nodes reconnect by themselves.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 2;
+
+/// The problem for a database that cannot serve just now (503 `database_unavailable`).
+pub fn unavailable() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+        "the database is unavailable for a moment (restarting or failing over); nothing was changed by this attempt unless a retry with the same Idempotency-Key says otherwise; retry after Retry-After",
+    )
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -47,6 +60,9 @@ impl IntoResponse for Problem {
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS));
         }
         resp
     }

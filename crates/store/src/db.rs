@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Arguments, Database, Decode, Encode, FromRow, PgPool, Postgres, SqlSafeStr, Sqlite, SqlitePool, Transaction, Type};
 
 use crate::error::StoreError;
 use crate::ts::Ts;
 
+mod pg_hosts;
 mod tables;
 
 pub use tables::ArgKind;
@@ -41,6 +42,9 @@ pub struct Db {
     /// Counts this process's committed write transactions, so that what is cached from the
     /// database (the callers of recent tokens) is known stale after any local write.
     writes: Arc<AtomicU64>,
+    /// PostgreSQL at several hosts (or `target_session_attrs=read-write`): keeps the pool on the
+    /// one that takes writes.
+    router: Option<Arc<pg_hosts::Router>>,
 }
 
 /// The pool of either backend.
@@ -385,19 +389,8 @@ impl Db {
                 Ok(Db { sqlite_writer: Some(writer), ..Db::new(Pool::Sqlite(pool)) })
             }
             Backend::Postgres => {
-                let mut o = PgConnectOptions::from_str(url).map_err(|e| StoreError::UnsupportedUrl(format!("bad PostgreSQL URL: {e}")))?;
-                if let Some(schema) = &opts.pg_schema {
-                    o = o.options([("search_path", schema.as_str())]);
-                }
-                if opts.read_only {
-                    o = o.options([("default_transaction_read_only", "on")]);
-                }
-                let pool = PgPoolOptions::new()
-                    .max_connections(opts.max_connections.unwrap_or(16))
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(o)
-                    .await?;
-                Ok(Db::new(Pool::Postgres(pool)))
+                let (pool, router) = pg_hosts::connect(url, opts).await?;
+                Ok(Db { router, ..Db::new(Pool::Postgres(pool)) })
             }
         }
     }
@@ -410,7 +403,23 @@ impl Db {
             writer: Arc::new(tokio::sync::Mutex::new(())),
             sqlite_writer: None,
             writes: Arc::new(AtomicU64::new(0)),
+            router: None,
         }
+    }
+
+    /// Fails at once while the router knows no host takes writes.
+    fn gate(&self) -> Result<(), StoreError> {
+        self.router.as_ref().map_or(Ok(()), |r| r.gate())
+    }
+
+    /// The store error for a failed PostgreSQL call; one that found the database gone wakes the
+    /// router, so that it looks for the primary now rather than at its next check.
+    fn seen(&self, e: sqlx::Error) -> StoreError {
+        let e = StoreError::from(e);
+        if let (true, Some(r)) = (e.is_unavailable(), &self.router) {
+            r.nudge();
+        }
+        e
     }
 
     /// The pool, for tests and diagnostics that must reach past the use cases.
@@ -456,17 +465,19 @@ impl Db {
     /// SQLite are each a hop to the connection's worker thread. For the lookups every request makes.
     pub async fn read_all<T: Row>(&self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
         self.statements.fetch_add(1, Ordering::Relaxed);
+        self.gate()?;
         Ok(match &self.pool {
             Pool::Sqlite(p) => sqlx::query_as_with(sql, arguments::<Sqlite>(args)?).fetch_all(p).await?,
-            Pool::Postgres(p) => sqlx::query_as_with(sql, arguments::<Postgres>(args)?).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as_with(sql, arguments::<Postgres>(args)?).fetch_all(p).await.map_err(|e| self.seen(e))?,
         })
     }
 
     /// A transaction for reads.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.gate()?;
         Ok(self.tx(match &self.pool {
             Pool::Sqlite(p) => Conn::Sqlite(p.begin().await?),
-            Pool::Postgres(p) => Conn::Postgres(p.begin().await?),
+            Pool::Postgres(p) => Conn::Postgres(p.begin().await.map_err(|e| self.seen(e))?),
         }))
     }
 
@@ -474,6 +485,7 @@ impl Db {
     /// fair queue), then takes the write lock up front (`BEGIN IMMEDIATE`) so that it never fails
     /// upgrading a read lock; another process's writer is waited for through `busy_timeout`.
     pub async fn begin_write(&self) -> Result<Tx, StoreError> {
+        self.gate()?;
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
                 let turn = self.writer.clone().lock_owned().await;
@@ -483,7 +495,10 @@ impl Db {
                 tx.writes = Some(self.writes.clone());
                 tx
             }
-            Pool::Postgres(p) => Tx { writes: Some(self.writes.clone()), ..self.tx(Conn::Postgres(p.begin().await?)) },
+            Pool::Postgres(p) => {
+                let conn = p.begin().await.map_err(|e| self.seen(e))?;
+                Tx { writes: Some(self.writes.clone()), ..self.tx(Conn::Postgres(conn)) }
+            }
         })
     }
 

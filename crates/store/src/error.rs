@@ -43,7 +43,11 @@ pub enum StoreError {
     #[error("invalid fields: {0}")]
     Fields(pb_domain::FieldErrors),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database cannot be reached or cannot take writes just now (it is down, restarting, or a
+    /// replica is being promoted): nothing was decided, and the same request may succeed shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A stored value no longer parses: a bug or a hand edit, never the client's fault.
@@ -67,11 +71,37 @@ impl StoreError {
         StoreError::Fields(e)
     }
 
+    /// Whether the failure is the database's absence rather than anything about the request.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Database(e)) => e.is_unique_violation(),
             _ => false,
         }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if unavailable(&e) { StoreError::Unavailable(e) } else { StoreError::Database(e) }
+    }
+}
+
+/// SQLSTATEs that say the server cannot serve now, not that the statement is wrong: class 08
+/// (connection exceptions), 57P01–57P03 (shutting down, crashed, starting up or still in
+/// recovery), 53300 (too many connections) and 25006 (a write reached a read-only server, e.g. a
+/// replica not yet promoted). SQLite's BUSY/LOCKED (5/6) after the busy timeout is the same kind
+/// of answer: another process holds the file.
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300" | "25006" | "5" | "6" | "261" | "517")
+        }),
+        _ => false,
     }
 }
 

@@ -265,11 +265,15 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets an unfinished claim (the request failed on our side), so a retry runs again.
+    /// Forgets this instance's unfinished claim (the request failed on our side), so a retry runs
+    /// again; a claim another instance has taken over is not this one's to forget.
     pub async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        tx.execute("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0", args![scope, key])
-            .await?;
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND response_status = 0 AND claimed_by = $3",
+            args![scope, key, &*self.instance],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

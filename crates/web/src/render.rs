@@ -22,6 +22,23 @@ pub fn error_page(chrome: Option<Chrome>, heading: &str, detail: &str) -> Respon
     ErrorPage::respond(chrome, StatusCode::INTERNAL_SERVER_ERROR, heading, detail)
 }
 
+/// The page for a failed store call: when the database is unavailable for a moment (a restart or
+/// a failover), 503 with `Retry-After` and words saying to try again shortly; else a 500 page.
+/// The cause is logged by the caller.
+pub fn store_failure_page(chrome: Option<Chrome>, e: &pb_store::StoreError, heading: &str, detail: &str) -> Response {
+    if !e.is_unavailable() {
+        return error_page(chrome, heading, detail);
+    }
+    let mut r = ErrorPage::respond(
+        chrome,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The service is unavailable for a moment",
+        "Its database is restarting or switching over. Nothing was changed; please try again in a few seconds.",
+    );
+    r.headers_mut().insert(axum::http::header::RETRY_AFTER, pb_app::problem::UNAVAILABLE_RETRY_AFTER_SECS.into());
+    r
+}
+
 pub fn not_found(chrome: Chrome, what: &str) -> Response {
     ErrorPage::respond(
         Some(chrome),

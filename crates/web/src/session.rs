@@ -143,7 +143,7 @@ impl FromRequestParts<AppState> for WebUser {
         let hash = hash_token(&token);
         let failed = |e: pb_store::StoreError| {
             tracing::error!(error = %e, "session lookup failed");
-            ErrorPage::respond(None, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment.")
+            crate::render::store_failure_page(None, &e, "Something went wrong", "Please try again in a moment.")
         };
         let session = state.store.web_session(&hash).await.map_err(failed)?.ok_or_else(to_signin)?;
         // A session of the demo sign-in page is worth nothing once the server runs without --demo.

@@ -3,6 +3,7 @@
 //! (as `application/problem+json`), request fields carry the patterns and ranges their parsers
 //! enforce (`fields`), and POSTs document `Idempotency-Key` with the syntax the layer checks.
 
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::Type;
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
@@ -92,15 +93,27 @@ fn layer_statuses(path: &str, method: &str, op: &Operation) -> Vec<(u16, &'stati
         out.push((429, "Too many requests from this client or principal; retry after Retry-After."));
     }
     out.push((500, "Something went wrong on our side; the body names no cause, the log has it under the request id."));
+    if !matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        out.push((503, UNAVAILABLE));
+    }
     out
 }
+
+const UNAVAILABLE: &str = "`database_unavailable`: the database is restarting or failing over; retry after Retry-After (seconds). \
+    Nothing was changed by this attempt unless a retry with the same Idempotency-Key replays a success.";
 
 /// Every error an operation can answer is declared, each as `application/problem+json`.
 pub fn problem_responses(openapi: &mut OpenApi) {
     let problem = || ContentBuilder::new().schema(Some(RefOr::Ref(Ref::from_schema_name("Problem")))).build();
     for (path, method, op) in operations(openapi) {
         for (status, why) in layer_statuses(path, method, op) {
-            op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(ResponseBuilder::new().description(why).build()));
+            let mut response = ResponseBuilder::new().description(why);
+            if status == 503 {
+                let seconds = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0));
+                response = response
+                    .header("Retry-After", HeaderBuilder::new().schema(Some(seconds)).description(Some("Seconds to wait.")).build());
+            }
+            op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(response.build()));
         }
         for (status, response) in op.responses.responses.iter_mut() {
             if status.as_str() < "400" {

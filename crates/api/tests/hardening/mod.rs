@@ -115,7 +115,34 @@ async fn hardening_concurrent_section_deletes_keep_the_last_section(app: TestApp
     }
 }
 
+/// Issue 12 (failover): while the database cannot serve (here its pool is closed, as when no host
+/// takes writes), every request that needs it is 503 `database_unavailable` with `Retry-After`
+/// (never a 500, never a wait), a POST with an Idempotency-Key included.
+async fn failover_an_unavailable_database_is_503_with_retry_after(app: TestApp) {
+    let t = app.tenant("Down", "US", "active").await;
+    assert_eq!(app.get("/api/v1/partner-account", &t.ga).await.status, 200);
+    // A caller never seen before: the token's own lookup needs the database too.
+    let plain = app.token(&t.id, &format!("plain@{}", t.domain)).await;
+    app.store.close().await;
+    let read = app.get("/api/v1/partner-account", &t.ga).await;
+    let write = app
+        .request(
+            "POST",
+            "/api/v1/billing-accounts",
+            Some(&t.ga),
+            Some(br#"{"display_name":"X"}"#.to_vec()),
+            &[("idempotency-key", "k-down")],
+        )
+        .await;
+    let fresh = app.get("/api/v1/me", &plain).await;
+    for r in [read, write, fresh] {
+        r.problem(503, "database_unavailable");
+        assert_eq!(r.header("retry-after").as_deref(), Some("2"), "{}", r.body);
+    }
+}
+
 pb_store::both_backends!(with crate::support::app;
+    failover_an_unavailable_database_is_503_with_retry_after,
     hardening_an_audience_array_naming_us_is_accepted,
     hardening_identity_claims_are_clamped_and_cleaned,
     hardening_the_operator_role_counts_only_from_the_operator_directory,

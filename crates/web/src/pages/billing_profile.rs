@@ -10,7 +10,7 @@ use pb_domain::PartnerAccountState;
 use pb_store::StoreError;
 use serde::Deserialize;
 
-use crate::render::{account_summary, chrome, error_page, not_found, profile_summary, when};
+use crate::render::{account_summary, chrome, not_found, profile_summary, store_failure_page, when};
 use crate::session::WebUser;
 use crate::views::{BillingPage, BillingProfilePage, Flyout, HistoryRow, Linked, Refusal};
 
@@ -99,7 +99,7 @@ pub(crate) async fn render(s: &AppState, u: &WebUser, flyout: Flyout, success: b
         Ok(page) => BillingProfilePage { chrome: c, page, flyout }.into_response(),
         Err(e) => {
             tracing::error!(error = %e, "billing profile page");
-            error_page(Some(c), "Something went wrong", "The billing profile page could not be shown. Please try again.")
+            store_failure_page(Some(c), &e, "Something went wrong", "The billing profile page could not be shown. Please try again.")
         }
     }
 }
@@ -122,7 +122,12 @@ pub(crate) async fn render_error(s: &AppState, u: &WebUser, e: StoreError) -> Re
         }
         other => {
             tracing::error!(error = %other, "page action failed");
-            error_page(Some(chrome(s, u, "billing-profile", "Error").await), "Something went wrong", "Please try again in a moment.")
+            store_failure_page(
+                Some(chrome(s, u, "billing-profile", "Error").await),
+                &other,
+                "Something went wrong",
+                "Please try again in a moment.",
+            )
         }
     }
 }

@@ -11,7 +11,7 @@ use pb_store::SignInMethod;
 use serde::Deserialize;
 
 use crate::extract::{CsrfForm, CsrfProtected, forbidden_csrf};
-use crate::render::{error_page, see_other, with_status};
+use crate::render::{see_other, store_failure_page, with_status};
 use crate::session::{SESSION_COOKIE, SIGNIN_CSRF_COOKIE, cookie, cookie_name, random_token, same_token, set_cookie, start_session};
 use crate::views::{ErrorPage, SigninPage, SigninTenant, SigninUser};
 
@@ -88,7 +88,7 @@ pub async fn signin_submit(State(s): State<AppState>, headers: HeaderMap, Form(f
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot create session");
-            return error_page(None, "Something went wrong", "Please try again.");
+            return store_failure_page(None, &e, "Something went wrong", "Please try again.");
         }
     };
     let mut r = see_other("/account/billing-profile");

@@ -99,7 +99,21 @@ async fn hardening_demo_sessions_are_refused_without_demo(store: Store) {
     assert_eq!(plain.send("GET", "/signin", None, None).await.status, StatusCode::NOT_FOUND, "no demo sign-in page");
 }
 
+/// Issue 12 (failover): while the database cannot serve (here its pool is closed, as when no host
+/// takes writes), a page is a 503 saying to try again shortly, with `Retry-After`, not a 500.
+async fn failover_a_page_without_its_database_is_503_with_retry_after(store: Store) {
+    seed(&store, PartnerAccountState::Active).await;
+    let w = web_with(store.clone(), demo()).await;
+    let session = w.sign_in("admin@contoso.example").await;
+    store.close().await;
+    let page = w.send("GET", "/account/billing-profile", Some(&session), None).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{}", page.html);
+    assert_eq!(page.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("2"));
+    assert!(page.html.contains("try again in a few seconds"), "{}", page.html);
+}
+
 both_backends!(
+    failover_a_page_without_its_database_is_503_with_retry_after,
     hardening_cookies_are_host_prefixed_and_secure_by_default,
     hardening_forms_from_another_origin_are_refused,
     hardening_each_sign_in_gets_a_new_session_id,
