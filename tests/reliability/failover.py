@@ -52,6 +52,20 @@ def as_postgres(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, timeout=120, **kw)
 
 
+def children_of(pid):
+    """The processes whose parent is `pid` (the postmaster's backends), read from /proc."""
+    out = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                # The command name may hold spaces; the parent pid is the second field after it.
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
 class Cluster:
     def __init__(self, workdir, name, port):
         self.name, self.port = name, port
@@ -77,8 +91,7 @@ class Cluster:
         """SIGKILL to the postmaster and every backend at once: a machine lost, not a clean stop."""
         with open(os.path.join(self.dir, "postmaster.pid")) as f:
             pid = int(f.readline())
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout.decode().split()
-        for p in [pid] + [int(c) for c in children]:
+        for p in [pid] + children_of(pid):
             try:
                 os.kill(p, signal.SIGKILL)
             except ProcessLookupError:

@@ -21,9 +21,9 @@ from common import call, period_of, ts
 
 
 class Checker:
-    def __init__(self, db, ledger, tenants, tolerate_b2=False):
-        self.db, self.ledger, self.tenants, self.tolerate_b2 = db, ledger, tenants, tolerate_b2
-        self.v, self.known, self.b2_pids = [], [], set()
+    def __init__(self, db, ledger, tenants):
+        self.db, self.ledger, self.tenants = db, ledger, tenants
+        self.v, self.b2_pids = [], set()
         self.figures = {}
         self.domain_of = dict(db.rows("SELECT id, domain FROM tenants"))
         self.ours = {d for d in self.domain_of.values() if d in {t.domain for t in tenants}}
@@ -135,7 +135,7 @@ class Checker:
                 msg = "purchase %s at %s is billed to link %s (%s .. %s), %.1f ms %s it was in force (rule B2; %s)" % (
                     pid, at, lid, link[4], link[5], max(early, late) * 1000, "before" if early > 0 else "after",
                     self.ledger.races.get(pid, "no race"))
-                (self.known if self.tolerate_b2 and max(early, late) < 1 else self.v).append(msg)
+                self.v.append(msg)
                 self.b2_pids.add(pid)
             if sections.get(sec) != prof or int(qty) * int(unit) != int(amount) or audit[pid] != 1:
                 self.fail("purchase %s: section %s, %s x %s = %s, %d audits" % (pid, sec, qty, unit, amount, audit[pid]))
@@ -266,19 +266,13 @@ class Checker:
                 self.fail("invoice %s: total %s, lines %d, DB sum %d, number %s" % (iid, body["total"], len(lines), db_sum, body["number"]))
 
 
-def check_all(db, ledger, tenants, sink, max_resent, pick=None, tolerate_b2=False, kill_times=()):
-    """Runs every check; returns (violations, figures). `pick` given: the API checks too.
-    `tolerate_b2`: a purchase billed to a link that began or ended less than a second from its
-    purchased_at is reported as the known bug (purchased_at is taken before the partner account's
-    lock; see tests/reliability/README.md), not as a violation."""
-    c = Checker(db, ledger, tenants, tolerate_b2)
+def check_all(db, ledger, tenants, sink, max_resent, pick=None, kill_times=()):
+    """Runs every check; returns (violations, figures). `pick` given: the API checks too."""
+    c = Checker(db, ledger, tenants)
     c.v.extend(ledger.problems)
     for step in (c.links, c.billing_objects, c.purchases, c.invoices, c.notifications):
         step()
     c.emails(sink, max_resent, kill_times)
     if pick:
         c.api(pick, tenants)
-    for k in c.known:
-        print("KNOWN BUG: " + k)
-    c.figures["known_b2_stamp_race"] = len(c.known)
     return c.v, c.figures

@@ -265,7 +265,7 @@ class TwoNodes:
         self.drain()
         time.sleep(0.5)
         log("checking the invariants")
-        violations, figures = check_all(self.db, self.ledger, self.tenants, self.sink, 0, self.alternate, self.args.tolerate_b2_stamp_race)
+        violations, figures = check_all(self.db, self.ledger, self.tenants, self.sink, 0, self.alternate)
         violations += self.runs_add_up()
         figures["emails_sent_by_node"] = [n.log_text().count('"email sent"') for n in self.nodes]
         return violations, figures, time.time() - started
@@ -289,9 +289,6 @@ def main():
     p.add_argument("--tenants", type=int, default=4)
     p.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     p.add_argument("--keep", action="store_true", help="keep the data folder and logs")
-    p.add_argument("--tolerate-b2-stamp-race", action="store_true",
-                   help="report a purchase billed to a link that began or ended within a second of its purchased_at as the "
-                        "known bug, not a violation (until purchases and links take their time after the partner lock)")
     a = p.parse_args()
     log("two nodes on PostgreSQL: %ss, seed %d" % (a.seconds, a.seed))
     run = TwoNodes(a)
