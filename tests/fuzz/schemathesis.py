@@ -134,8 +134,13 @@ def main():
     p.add_argument("--examples", type=int, default=30)
     p.add_argument("--seed", type=int, default=20261129)
     p.add_argument("--as", dest="who", choices=["global-admin", "operator"], action="append")
+    p.add_argument("--install-only", action="store_true",
+                   help="install schemathesis into its virtualenv and stop (before runs side by side, which would race to)")
     args = p.parse_args()
     exe = schemathesis()
+    if args.install_only:
+        print("schemathesis ready: " + exe)
+        return
     failed = []
     for who in args.who or ["global-admin", "operator"]:
         # Each identity gets a database of its own: one run's writes never shape the other's.

@@ -186,9 +186,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
-/// How long a claim's release is retried while the database is unavailable: well within the minute
-/// after which another node may take an unfinished claim over, so a late release never removes
-/// a claim that a retry holds.
+/// How long a claim's release is retried while the database is unavailable (30 s). A late release
+/// removes only this node's unfinished claim of the key: never one another node took over, and if
+/// a retry on this node took it over meanwhile, that retry's work is rolled back with a 409 and the
+/// next retry runs it: the work is never done twice.
 const RELEASE_RETRIES: u32 = 60;
 const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
