@@ -115,13 +115,15 @@ def free_port():
 
 
 class Server:
-    """`serve --demo` on a fresh SQLite data dir, limits raised so that the load tool is not refused."""
+    """`serve --demo` on a fresh SQLite data dir, limits raised so that the load tool is not refused.
+    `database`: a URL to use instead of the data dir's SQLite file (bench/soak.py's --postgres)."""
 
-    def __init__(self):
+    def __init__(self, database=None):
         self.dir = tempfile.mkdtemp(prefix="pb-bench-")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        args = [str(BIN), "serve", "--demo", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir,
+        self.db_args = ["--database", database] if database else []
+        args = [str(BIN), "serve", "--demo", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir, *self.db_args,
                 "--rate-limit-per-minute", "100000000", "--rate-limit-per-principal", "100000000", "--log-format", "json"]
         self.log = open(Path(self.dir) / "server.log", "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=dict(os.environ, PB_LOG="warn"))
@@ -135,7 +137,7 @@ class Server:
         raise SystemExit("the server did not become ready")
 
     def cli(self, *args):
-        return sh(str(BIN), *args, "--data-dir", self.dir).strip()
+        return sh(str(BIN), *args, "--data-dir", self.dir, *self.db_args).strip()
 
     def get(self, path, headers=None):
         return urllib.request.urlopen(urllib.request.Request(self.base + path, headers=headers or {})).read()
@@ -149,8 +151,9 @@ class Server:
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url, headers=(), script=None):
-    args = ["wrk", f"-t{min(4, os.cpu_count() or 2)}", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
+def wrk(url, headers=(), script=None, connections=CONNECTIONS, seconds=None, threads=None):
+    threads = threads or min(4, os.cpu_count() or 2)
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds or SECONDS}s", "--latency"]
     for h in headers:
         args += ["-H", h]
     if script:
@@ -161,8 +164,11 @@ def wrk(url, headers=(), script=None):
     for p, v, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
         pct[p] = float(v) * UNITS[unit]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {"rps": rps, "p50_ms": pct.get("50"), "p90_ms": pct.get("90"), "p99_ms": pct.get("99"),
-            "errors": int(errors.group(1)) if errors else 0}
+            "errors": int(errors.group(1)) if errors else 0,
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "socket_errors": dict(zip(("connect", "read", "write", "timeout"), map(int, sock.groups()))) if sock else {}}
 
 
 def demo_admin(server):
@@ -204,13 +210,18 @@ def w2(server):
     return rows
 
 
-def write_tail(server):
-    """W1's SQLite write tail: POST /api/v1/billing-accounts at 64 connections."""
-    token, _ = demo_admin(server)
+def post_script(server):
+    """The wrk script of W1's write tail: each request creates a billing account."""
     script = Path(server.dir) / "post.lua"
     script.write_text('wrk.method = "POST"\nwrk.body = \'{"display_name": "Bench"}\'\n'
                       'wrk.headers["Content-Type"] = "application/json"\n')
-    return wrk(server.base + "/api/v1/billing-accounts", [f"Authorization: Bearer {token}"], str(script))
+    return str(script)
+
+
+def write_tail(server):
+    """W1's SQLite write tail: POST /api/v1/billing-accounts at 64 connections."""
+    token, _ = demo_admin(server)
+    return wrk(server.base + "/api/v1/billing-accounts", [f"Authorization: Bearer {token}"], post_script(server))
 
 
 def fmt_ms(v):

@@ -76,6 +76,16 @@ pub fn metrics_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Fails only when another recorder is already installed; then metrics go there.
             let _ = metrics::set_global_recorder(recorder);
+            // A histogram keeps every sample (16 bytes each) until a render or an upkeep drains it
+            // into its summary: with no scraper, RSS grew by 3.8 MiB a minute under load (the soak,
+            // bench/SOAK.md). `build_recorder` spawns no upkeep, so this thread does.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            });
             handle
         })
         .clone()
