@@ -116,10 +116,11 @@ def free_port():
 
 class Server:
     """`serve --demo` on a fresh SQLite data dir, limits raised so that the load tool is not refused.
-    `database`: a URL to use instead of the data dir's SQLite file (bench/soak.py's --postgres)."""
+    `database`: a URL to use instead of the data dir's SQLite file (bench/soak.py's --postgres);
+    `prefix`: the data dir's name in the temp dir (.ci/run deletes every pb-* there when it starts)."""
 
-    def __init__(self, database=None):
-        self.dir = tempfile.mkdtemp(prefix="pb-bench-")
+    def __init__(self, database=None, prefix="pb-bench-"):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.db_args = ["--database", database] if database else []

@@ -19,14 +19,16 @@ latency histograms' samples, so a soak that scraped would hide growth that a dep
 scraper has; --scrape-metrics N scrapes every N seconds, as a Prometheus would.
 
 Errors: any non-2xx/3xx answer and any socket error or timeout (wrk's default 2 s) seen by wrk, any
-status >= 400 in the server's own counters (/metrics, read once at the end), any ERROR line or panic
-in the server's log, the server not running at the end. Memory: the RSS of the first minute (the
-median from 10 s, after warm-up, to 60 s) against the RSS at the end (the median of the last 30 s);
-it fails when the end is more than 20 % and more than 16 MiB above it.
+status >= 400 in the server's own counters (/metrics, read once at the end), any request there that
+the soak did not send, any ERROR line or panic in the server's log, the server not running at the
+end, its data dir not intact at the end. The log's WARN lines are listed (with when they came), not
+counted. Memory: the RSS of the first minute (the median from 10 s, after warm-up, to 60 s) against
+the RSS at the end (the median of the last 30 s); it fails when the end is more than 20 % and more
+than 16 MiB above it. After the load, one GET /api/v1/billing-accounts?limit=1 is timed.
 
 Writes bench/SOAK.md and bench/soak.svg (bench/SOAK.postgres.md and bench/soak.postgres.svg with
---postgres), with bench/SOAK-HISTORY.md (earlier runs worth keeping) appended. Exits 1 when there
-were errors or memory grew beyond the tolerance.
+--postgres), with bench/SOAK-NOTES.md (findings and earlier runs, kept by hand) appended. Exits 1
+when there were errors or memory grew beyond the tolerance.
 
 PostgreSQL: a new database pb_soak_<time> on postgres://postgres@127.0.0.1:5432 (PB_SOAK_PG to use
 another server: its URL without the database name), dropped at the end unless --keep-db.
@@ -44,8 +46,8 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -92,7 +94,7 @@ class Sampler(threading.Thread):
     def __init__(self, server, scrape_every):
         super().__init__(daemon=True)
         self.pid, self.server, self.scrape_every = server.proc.pid, server, scrape_every
-        self.samples, self.scrapes, self.stop_flag, self.t0 = [], 0, threading.Event(), None
+        self.samples, self.scrapes, self.stop_flag, self.t0, self.wall0 = [], 0, threading.Event(), None, None
 
     def one(self):
         st = {}
@@ -106,7 +108,7 @@ class Sampler(threading.Thread):
                 "threads": st["Threads"], "fds": fds, "load1": load}
 
     def run(self):
-        self.t0 = time.monotonic()
+        self.t0, self.wall0 = time.monotonic(), time.time()
         n = 0
         while not self.stop_flag.is_set():
             try:
@@ -133,6 +135,37 @@ def machine_busy_s():
     """CPU seconds the whole machine spent not idle (all cores)."""
     v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
     return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu_s(db):
+    """CPU seconds of the PostgreSQL backends serving `db` (their process titles name it)."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if f" {db} ".encode() in open(f"/proc/{pid}/cmdline", "rb").read():
+                total += proc_cpu_s(pid)
+        except OSError:
+            pass
+    return total
+
+
+def log_summary(lines, wall0):
+    """WARN and ERROR lines of the JSON log, grouped by level, target and message: each group's
+    seconds into the run (from the line's timestamp)."""
+    groups = {}
+    for l in lines:
+        try:
+            e = json.loads(l)
+        except ValueError:
+            continue
+        if e.get("level") in ("WARN", "ERROR"):
+            key = (e["level"], e.get("target", ""), str(e.get("message", ""))[:160])
+            try:
+                at = datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp() - wall0
+            except (KeyError, ValueError):
+                at = None
+            groups.setdefault(key, []).append(at)
+    return sorted(groups.items(), key=lambda kv: -len(kv[1]))
 
 
 def drive(url, headers, script, connections, seconds, slice_s, t0, out):
@@ -212,7 +245,7 @@ def svg_plot(samples, slices, mem, duration_s, title, path):
            '<text x="10" y="38" fill="#888">top: server RSS (MiB, every second); bottom: req/s per wrk slice; '
            'dashed: first minute and the tolerance</text>']
     step = next(s for s in (0.5, 1, 2, 5, 10, 15, 30, 60) if minutes / s <= 12)
-    xticks = [i * step for i in range(int(minutes / step) + 1)]
+    xticks = [i * step for i in range(int(minutes / step + 0.01) + 1)]
 
     def panel(top, h, ymax, ylabel, yfmt):
         ystep = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000)
@@ -279,7 +312,9 @@ def main():
     if a.postgres:
         pg_db = f"pb_soak_{int(time.time())}"
         psql("postgres", f"CREATE DATABASE {pg_db}")
-    server = bench.Server(f"{pg_admin()}/{pg_db}" if pg_db else None)
+    # Not under pb-*: .ci/run starts with `rm -rf /tmp/pb-*`, and a CI run started during a soak
+    # deleted its database and its wrk script (wrk then sends plain GETs, without a word).
+    server = bench.Server(f"{pg_admin()}/{pg_db}" if pg_db else None, prefix="partner-billing-soak-")
     try:
         # Credentials that outlive the run: a bearer token (minutes + 1 h) and a web session (8 h).
         ttl = f"{int(a.minutes) + 60}m"
@@ -315,9 +350,20 @@ def main():
         children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         alive = server.proc.poll() is None
         busy = machine_busy_s() - busy0
+        pg_cpu = backend_cpu_s(pg_db) if pg_db else 0.0  # the backends live as long as the server's pool
         server_cpu = proc_cpu_s(server.proc.pid) - server_cpu0 if alive else float("nan")
         wrk_cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
         counts = metrics_counts(server) if alive else {}
+        dir_intact = all((Path(server.dir) / f).exists() for f in ("server.log", "post.lua"))
+        # After the load: one list of billing accounts (limit 1) by the admin who owns them all.
+        probe_ms = None
+        if alive:
+            t = time.perf_counter()
+            try:
+                server.get("/api/v1/billing-accounts?limit=1", {"Authorization": f"Bearer {token}"})
+                probe_ms = (time.perf_counter() - t) * 1000
+            except OSError as e:
+                print(f"the probe failed: {e}", file=sys.stderr)
         if a.json:
             Path(a.json).write_text(json.dumps({"samples": sampler.samples, "slices": slices, "counts": [[*k, v] for k, v in counts.items()]}))
         rows, size, rows_error = {}, 0, None
@@ -356,18 +402,22 @@ def main():
                     "p99_worst": max((r["p99_ms"] for r in rs if r["p99_ms"] is not None), default=None),
                     "rps_min": min((r["rps"] for r in rs), default=0), "rps_max": max((r["rps"] for r in rs), default=0)}
     server_4xx5xx = sum(n for (_, _, st), n in counts.items() if st and st.isdigit() and int(st) >= 400)
+    # Requests the soak did not send (a lost wrk script turns the POSTs into GETs, say): errors too.
+    expected = {("POST", targets["post"][0]), ("GET", targets["api"][0]), ("GET", targets["page"][0]),
+                ("GET", "/readyz"), ("GET", "/api/v1/me"), ("GET", "/signin"), ("POST", "/signin"), ("GET", "/metrics")}
+    unexpected = int(sum(n for (m, r, _), n in counts.items() if (m, r) not in expected))
     by_route = {}
     for (m, route, st), n in counts.items():
         by_route.setdefault(f"{m} {route}", {})[st] = int(n)
     wrk_errors = sum(p["non2xx"] + sum(p["socket"].values()) for p in per.values())
-    errors = wrk_errors + int(server_4xx5xx) + len(err_lines) + (0 if alive else 1)
+    errors = wrk_errors + int(server_4xx5xx) + unexpected + len(err_lines) + (0 if alive else 1) + (0 if dir_intact else 1)
 
     first_hi = WARMUP_S + min(50, duration / 4)
     end_lo = elapsed - min(30, duration / 4)
     mem = {"at_warmup": next((s["rss_kib"] / 1024 for s in samples if s["t"] >= WARMUP_S), None),
            "first": median_in(samples, WARMUP_S, first_hi), "end": median_in(samples, end_lo, elapsed),
            "max": max((s["rss_kib"] for s in samples), default=0) / 1024,
-           "hwm": samples[-1]["hwm_kib"] / 1024 if samples else 0, "slope": slope_mib_per_min(samples)}
+           "slope": slope_mib_per_min(samples)}
     growth = (mem["end"] - mem["first"]) if mem["first"] and mem["end"] else 0
     mem_fail = growth > GROWTH_MIB and growth > mem["first"] * GROWTH_PCT / 100
     fds = [s["fds"] for s in samples if s["t"] >= WARMUP_S] or [0]
@@ -403,12 +453,24 @@ def main():
               f"- wrk: {wrk_errors} (non-2xx/3xx answers, socket errors and timeouts above)",
               f"- the server's own counters (`http_requests_total` with status >= 400, whole life of the process): "
               f"{int(server_4xx5xx) if alive else 'not read: the server was not running'}",
+              f"- requests the soak did not send, in the server's counters: {unexpected}",
               f"- ERROR lines or panics in the server's log: {len(err_lines)} (WARN lines: {len(warn_lines)})",
+              f"- the data dir intact at the end (its log and wrk script): {'yes' if dir_intact else '**no**: something deleted it'}",
               f"- server running at the end: {'yes' if alive else '**no**'}",
               f"- **total: {errors}**", ""]
     for l in err_lines[:5]:
         lines.append(f"    {l[:300]}")
-    lines += ["Server-side counts by route and status (`/metrics`):", "", "| route | statuses |", "|---|---|"]
+    summary = log_summary(log, sampler.wall0)
+    if summary:
+        ends = sorted({round(r["end"]) for rs in slices.values() for r in rs})
+        lines += ["The server log's WARN and ERROR lines, by message, with the seconds into the run they came at "
+                  f"(the wrk slices ended at {', '.join(map(str, ends))} s):", "",
+                  "| level | target | message | lines | at (s) |", "|---|---|---|---:|---|"]
+        for (lv, t, m), ats in summary[:10]:
+            when = ", ".join(f"{x:.0f}" if x is not None else "?" for x in ats[:40]) + (" …" if len(ats) > 40 else "")
+            lines.append(f"| {lv} | `{t}` | {m.replace('|', '/')} | {len(ats)} | {when} |")
+        lines.append("")
+    lines += ["Server-side counts by route and status (`/metrics`, read before the probe below):", "", "| route | statuses |", "|---|---|"]
     for route, sts in sorted(by_route.items()):
         lines.append(f"| `{route}` | {', '.join(f'{k}: {v}' for k, v in sorted(sts.items()))} |")
     lines += ["", "## Memory and resources", "",
@@ -416,7 +478,7 @@ def main():
               f"| RSS at {WARMUP_S} s (after warm-up) | {mem['at_warmup']:.1f} MiB |",
               f"| RSS, first minute (median {WARMUP_S}–{first_hi:.0f} s) | {mem['first']:.1f} MiB |",
               f"| RSS at the end (median of the last {elapsed - end_lo:.0f} s) | {mem['end']:.1f} MiB |",
-              f"| RSS max (samples) / VmHWM | {mem['max']:.1f} / {mem['hwm']:.1f} MiB |",
+              f"| RSS max (of the samples) | {mem['max']:.1f} MiB |",
               f"| end − first minute | {growth:+.1f} MiB ({growth / mem['first'] * 100 if mem['first'] else 0:+.1f} %) |",
               f"| slope (least squares from {WARMUP_S} s) | {mem['slope']:+.3f} MiB/min |",
               f"| open fds (min / end / max from {WARMUP_S} s) | {min(fds)} / {fds[-1]} / {max(fds)} |",
@@ -430,16 +492,20 @@ def main():
         if n:
             lines.append(f"| {t} | {n} |")
     lines.append(f"| (tables with no rows: {sum(1 for n in rows.values() if not n)}) | |")
+    if probe_ms is not None:
+        lines += ["", f"After the load, `GET /api/v1/billing-accounts?limit=1` by the admin who created them all: "
+                  f"{probe_ms:.0f} ms (role assignments in the database: {rows.get('role_assignments', '?')})."]
     cores = os.cpu_count() or 1
     lines += ["", "## The machine during the run", "",
               f"Load average (1 min) during the run: min {min(loads):.2f}, mean {statistics.fmean(loads):.2f}, "
               f"max {max(loads):.2f} on {cores} cores. CPU used over the run, in cores: the machine "
-              f"{busy / elapsed:.2f}, the server {server_cpu / elapsed:.2f}, wrk {wrk_cpu / elapsed:.2f}, everything else "
-              f"{max(0.0, (busy - server_cpu - wrk_cpu) / elapsed):.2f} (other work on this machine, e.g. builds, "
+              f"{busy / elapsed:.2f}, the server {server_cpu / elapsed:.2f}, wrk {wrk_cpu / elapsed:.2f}, "
+              + (f"the PostgreSQL backends of the soak's database {pg_cpu / elapsed:.2f}, " if pg_db else "")
+              + f"everything else {max(0.0, (busy - server_cpu - wrk_cpu - pg_cpu) / elapsed):.2f} (other work on this machine, e.g. builds, "
               "competes for the same cores and lowers the req/s above).", ""]
-    history = ROOT / "bench" / "SOAK-HISTORY.md"
-    if history.exists() and a.minutes >= 10:
-        lines += [history.read_text().strip()]
+    notes = ROOT / "bench" / "SOAK-NOTES.md"
+    if notes.exists() and a.minutes >= 10:
+        lines += [notes.read_text().strip()]
     text = "\n".join(lines) + "\n"
     (ROOT / "bench" / f"SOAK{suffix}.md").write_text(text)
     print(text)
