@@ -141,26 +141,26 @@ fn query_rules() -> Vec<(&'static str, &'static str, Value, bool)> {
     let cursor = json!({"type": "string", "pattern": patterns::trimmed(&format!("[!-~]{{0,{}}}", crate::extract::MAX_CURSOR_CHARS)),
         "description": "The next_cursor of the page before."});
     let outbox: Vec<&str> = [OutboxState::Pending, OutboxState::Sent, OutboxState::Dead].iter().map(|s| s.as_str()).collect();
-    vec![
-        ("/api/v1/audit-log", "limit", limit.clone(), false),
-        ("/api/v1/billing-accounts", "limit", limit.clone(), false),
-        ("/api/v1/billing-profiles/{id}/invoices", "limit", limit.clone(), false),
-        ("/api/v1/invoice-runs", "limit", limit.clone(), false),
-        ("/api/v1/notifications", "limit", limit.clone(), false),
-        ("/api/v1/outbox", "limit", limit.clone(), false),
-        ("/api/v1/purchases", "limit", limit, false),
+    // The lists paged by a cursor; invoice runs are paged by `limit` alone.
+    let paged = [
+        "/api/v1/audit-log",
+        "/api/v1/billing-accounts",
+        "/api/v1/billing-profiles/{id}/invoices",
+        "/api/v1/notifications",
+        "/api/v1/outbox",
+        "/api/v1/purchases",
+    ];
+    let mut rules: Vec<_> =
+        paged.iter().flat_map(|&p| [(p, "limit", limit.clone(), false), (p, "cursor", cursor.clone(), false)]).collect();
+    rules.extend([
+        ("/api/v1/invoice-runs", "limit", limit, false),
         ("/api/v1/outbox", "state", one_of(&outbox), false),
-        ("/api/v1/audit-log", "cursor", cursor.clone(), false),
-        ("/api/v1/billing-accounts", "cursor", cursor.clone(), false),
-        ("/api/v1/billing-profiles/{id}/invoices", "cursor", cursor.clone(), false),
-        ("/api/v1/notifications", "cursor", cursor.clone(), false),
-        ("/api/v1/outbox", "cursor", cursor.clone(), false),
-        ("/api/v1/purchases", "cursor", cursor, false),
         ("/api/v1/purchases", "billing_profile_id", id("bp"), false),
         ("/api/v1/billing-link/review", "billing_account_id", id("ba"), true),
         ("/api/v1/billing-link/review", "billing_profile_id", id("bp"), true),
         ("/api/v1/billing-link/history", "at", json!({"type": "string", "format": "date-time"}), false),
-    ]
+    ]);
+    rules
 }
 
 /// A change to the legal profile (`PUT /partner-account/legal-profile`): the fields of

@@ -89,11 +89,13 @@ fn layer_statuses(path: &str, method: &str, op: &Operation) -> Vec<(u16, &'stati
     if body {
         out.push((413, "The request body is larger than 1 MiB."));
     }
-    if !matches!(path, "/healthz" | "/readyz" | "/metrics") {
+    // Health checks and metrics are neither rate limited nor answered from the database.
+    let service = !matches!(path, "/healthz" | "/readyz" | "/metrics");
+    if service {
         out.push((429, "Too many requests from this client or principal; retry after Retry-After."));
     }
     out.push((500, "Something went wrong on our side; the body names no cause, the log has it under the request id."));
-    if !matches!(path, "/healthz" | "/readyz" | "/metrics") {
+    if service {
         out.push((503, UNAVAILABLE));
     }
     out

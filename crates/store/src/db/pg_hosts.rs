@@ -89,14 +89,12 @@ pub(super) fn parse(url: &str) -> Result<Target, StoreError> {
 pub(super) async fn connect(url: &str, opts: &ConnectOptions) -> Result<(PgPool, Option<Arc<Router>>), StoreError> {
     let mut target = parse(url)?;
     for o in &mut target.hosts {
-        let mut with = o.clone();
         if let Some(schema) = &opts.pg_schema {
-            with = with.options([("search_path", schema.as_str())]);
+            *o = o.clone().options([("search_path", schema.as_str())]);
         }
         if opts.read_only {
-            with = with.options([("default_transaction_read_only", "on")]);
+            *o = o.clone().options([("default_transaction_read_only", "on")]);
         }
-        *o = with;
     }
     let pool = PgPoolOptions::new().max_connections(opts.max_connections.unwrap_or(16)).acquire_timeout(ACQUIRE_TIMEOUT);
     if target.hosts.len() == 1 && !target.require_primary {
